@@ -1,0 +1,39 @@
+"""XLM meta-pretraining (Chi et al. 2021) on the demo corpus.
+
+Phase `meta`: English-only MLM (generalization). Phase `xling`: MLM on all
+languages sampled with alpha = 0.3 (cross-lingual transfer). Sizes:
+`configs/demo.py:smoke` (tiny, tests), `:demo` (minutes on a laptop; the default).
+"""
+from xlmeta_jax.config import base_config, phase
+
+SIZES = {
+    # seq, batch, hidden, layers, heads, mlp, vocab, meta steps, xling steps
+    "smoke": dict(seq=64, batch=8, hidden=32, layers=2, heads=2, mlp=64, vocab=1000, meta=12, xling=12),
+    "demo": dict(seq=128, batch=16, hidden=256, layers=4, heads=4, mlp=1024, vocab=16000, meta=300, xling=500),
+}
+
+
+def get_config(arg: str = "demo"):
+    arg = arg or "demo"
+    if arg not in SIZES:
+        raise ValueError(f"configs/demo.py: unknown size {arg!r}; choose one of {sorted(SIZES)}")
+    s = SIZES[arg]
+    c = base_config()
+    c.data.seq_len = s["seq"]
+    c.tokenizer.vocab_size = s["vocab"]
+    c.model.update(hidden=s["hidden"], layers=s["layers"], heads=s["heads"], mlp=s["mlp"])
+    c.phases = [
+        phase("meta", s["meta"], s["batch"], dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
+        phase("xling", s["xling"], s["batch"], dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
+    ]
+    total = s["meta"] + s["xling"]
+    c.optimizer.warmup_steps = max(total // 10, 1)
+    c.log_every = max(total // 80, 1)
+    c.eval.every = max(total // 4, 1)
+    c.checkpoint.every = max(total // 4, 1)
+    if arg == "smoke":
+        c.data.max_docs_per_language = 2000
+        c.tokenizer.sample_lines = 20_000
+        c.eval.update(batch_size=8, rows_per_language=8)
+    c.lock()
+    return c

@@ -1,0 +1,28 @@
+"""xlmeta_jax: cross-lingual encoder pretraining (XLM-R family) in JAX/Flax."""
+from setuptools import find_packages, setup
+
+setup(
+    name="xlmeta_jax",
+    version="0.1.0",
+    description="Cross-lingual MLM pretraining methods (XLM meta-pretraining, VECO 2.0, XLM-P, TreLM) in JAX/Flax",
+    packages=find_packages(include=["xlmeta_jax", "xlmeta_jax.*"]),
+    python_requires=">=3.10",
+    # Ranges tested together on Python 3.11 (see README "Versions").
+    install_requires=[
+        "jax>=0.10.2,<0.11",
+        "flax>=0.12.8,<0.13",
+        "optax>=0.2.8,<0.3",
+        "orbax-checkpoint>=0.12.8,<0.13",
+        "ml-collections>=1.1.0,<1.2",
+        "absl-py>=2.1,<3",
+        "sentencepiece>=0.2.0,<0.3",
+        "tensorflow-datasets>=4.9.10,<4.10",
+        "grain>=0.2.18,<0.3",
+        "numpy>=2.0,<2.5",
+        "tensorboardX>=2.6,<2.7",
+        "tqdm>=4.66,<5",
+    ],
+    extras_require={
+        "test": ["pytest>=9.0,<10"],
+    },
+)

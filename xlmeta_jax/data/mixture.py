@@ -1,0 +1,27 @@
+"""Language sampling with an exponent (XLM / XLM-R): p_i ∝ n_i^alpha.
+
+alpha = 1 samples in proportion to data size, alpha = 0 uniformly; values in
+between (XLM-R uses 0.3) up-sample low-resource languages.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def sampling_probs(sizes: dict[str, int], alpha: float) -> dict[str, float]:
+    """Normalised p_i ∝ n_i^alpha over languages; sizes must be positive."""
+    if not sizes:
+        raise ValueError("sampling_probs: no languages to sample from")
+    langs = list(sizes)
+    n = np.array([sizes[l] for l in langs], dtype=np.float64)
+    if (n <= 0).any():
+        empty = [l for l in langs if sizes[l] <= 0]
+        raise ValueError(f"sampling_probs: languages {empty} have no data")
+    w = n ** alpha
+    return dict(zip(langs, (w / w.sum()).tolist()))
+
+
+def sample_languages(rng: np.random.Generator, probs: dict[str, float], count: int) -> np.ndarray:
+    """Indices into list(probs) for `count` draws; the caller owns the rng (determinism)."""
+    p = np.fromiter(probs.values(), dtype=np.float64)
+    return rng.choice(len(p), size=count, p=p / p.sum())

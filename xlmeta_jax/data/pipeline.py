@@ -1,0 +1,157 @@
+"""Documents -> packed rows -> per-step batches, a pure function of (seed, phase, step).
+
+Packing: every document is wrapped as `<s> ... </s>` (split into chunks when
+longer than a row) and documents are laid end to end into rows of `seq_len`.
+Each document gets its own segment id and positions that restart at 2, and the
+model attends only within a segment, so packing never lets one document see
+another (the alternative, separators with full attention, leaks context and
+makes positions depend on the neighbours).
+
+Batches: row b of step s is drawn with `np.random.default_rng((seed, phase, s))`:
+a language from p_i ∝ n_i^alpha, a packed row of that language (with
+replacement, like XLM's multinomial sampling), then fresh masking. Nothing else
+is state, so a restart at step s sees exactly the batches of an uninterrupted
+run, and each host can build just its own rows of the global batch.
+grain's MapDataset maps step -> batch and prefetches in threads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import grain
+import numpy as np
+
+from xlmeta_jax.data import masking, mixture
+from xlmeta_jax.data.tokenizer import BOS, EOS, PAD, Tokenizer
+
+POSITION_OFFSET = PAD + 1  # XLM-R: positions start after padding_idx
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Rows of one language: tokens, positions and segment ids, each [N, seq_len] int32."""
+    tokens: np.ndarray
+    positions: np.ndarray
+    segment_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+
+def pack(docs: list[np.ndarray], seq_len: int) -> Packed:
+    """Greedy in-order packing of `<s> doc </s>` chunks; nothing is dropped or repeated."""
+    body = seq_len - 2
+    chunks = [d[i:i + body] for d in docs for i in range(0, max(len(d), 1), body) if len(d)]
+    tokens, positions, segments = [], [], []
+    row_t, row_p, row_s, seg = [], [], [], 0
+    for c in chunks:
+        piece = np.concatenate([[BOS], c, [EOS]]).astype(np.int32)
+        if len(row_t) + len(piece) > seq_len:
+            tokens.append(row_t), positions.append(row_p), segments.append(row_s)
+            row_t, row_p, row_s, seg = [], [], [], 0
+        seg += 1
+        row_t.extend(piece)
+        row_p.extend(range(POSITION_OFFSET, POSITION_OFFSET + len(piece)))
+        row_s.extend([seg] * len(piece))
+    if row_t:
+        tokens.append(row_t), positions.append(row_p), segments.append(row_s)
+
+    def pad(rows: list[list[int]], fill: int) -> np.ndarray:
+        out = np.full((len(rows), seq_len), fill, dtype=np.int32)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    return Packed(pad(tokens, PAD), pad(positions, PAD), pad(segments, 0))
+
+
+def unpack(packed: Packed) -> list[np.ndarray]:
+    """Inverse of `pack` up to chunking: the token bodies of every segment, in order."""
+    out = []
+    for t, s in zip(packed.tokens, packed.segment_ids):
+        for seg in range(1, int(s.max()) + 1):
+            piece = t[s == seg]
+            out.append(piece[1:-1])
+    return out
+
+
+@dataclass(frozen=True)
+class Masking:
+    rate: float
+    mask_prob: float
+    random_prob: float
+    mask_id: int
+    first_piece_id: int
+
+    @classmethod
+    def from_config(cls, cfg, tok: Tokenizer) -> "Masking":
+        return cls(cfg.rate, cfg.mask_prob, cfg.random_prob, tok.mask_id, tok.first_piece_id)
+
+    def apply(self, rng: np.random.Generator, rows: Packed) -> dict[str, np.ndarray]:
+        maskable = (rows.segment_ids > 0) & (rows.tokens >= self.first_piece_id) & (rows.tokens != self.mask_id)
+        out = masking.mask_tokens(rng, rows.tokens, maskable, rate=self.rate, mask_prob=self.mask_prob,
+                                  random_prob=self.random_prob, mask_id=self.mask_id,
+                                  random_low=self.first_piece_id, random_high=self.mask_id)
+        out.update(positions=rows.positions, segment_ids=rows.segment_ids)
+        return out
+
+
+def take(packed: Packed, idx: np.ndarray) -> Packed:
+    return Packed(packed.tokens[idx], packed.positions[idx], packed.segment_ids[idx])
+
+
+@dataclass(frozen=True)
+class MonoStream:
+    """Masked monolingual rows drawn from a language mixture."""
+    packed: dict[str, Packed]  # language -> rows, in sampling order
+    probs: dict[str, float]
+    masking: Masking
+
+    def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
+        """Rows `rows` of the global batch drawn under `key`; each row has its own masking
+        rng, so a row's content does not depend on how many hosts share the batch."""
+        langs = list(self.packed)
+        rng = np.random.default_rng(key)
+        lang_idx = mixture.sample_languages(rng, self.probs, batch_size)
+        u = rng.random(batch_size)  # one uniform per row picks the row inside its language
+        parts = []
+        for r in range(batch_size)[rows]:
+            packed = self.packed[langs[lang_idx[r]]]
+            row = take(packed, np.array([int(u[r] * len(packed))]))
+            parts.append(self.masking.apply(np.random.default_rng(key + (r,)), row))
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        out["lang"] = lang_idx[rows].astype(np.int32)
+        return out
+
+
+@dataclass(frozen=True)
+class PhaseData:
+    """All streams of one phase; `batch(step)` is deterministic in (seed, phase_index, step)."""
+    streams: dict[str, MonoStream]
+    batch_size: int
+    seed: int
+    phase_index: int
+    rows: slice  # this host's share of the global batch
+
+    def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
+        out = {}
+        for i, (name, stream) in enumerate(sorted(self.streams.items())):
+            out[name] = stream.batch((self.seed, self.phase_index, step, i), self.batch_size, self.rows)
+        return out
+
+    def iterate(self, start: int, stop: int, prefetch: int = 4) -> Iterator[dict]:
+        """Batches for steps [start, stop), built ahead in background threads by grain."""
+        ds = grain.MapDataset.range(start, stop).map(self.batch)
+        return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch)))
+
+
+def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int) -> list[dict]:
+    """Fixed validation batches for one language; the last is padded with weight-0 rows."""
+    n = min(len(packed), max_rows)
+    rows = take(packed, np.arange(n))
+    out = masking_.apply(np.random.default_rng((seed, 2**31 - 1)), rows)
+    pad = (-n) % batch_size
+    if pad:
+        out = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in out.items()}
+    return [{k: v[i:i + batch_size] for k, v in out.items()} for i in range(0, n + pad, batch_size)]

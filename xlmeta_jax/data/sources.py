@@ -1,0 +1,69 @@
+"""Reading a corpus folder: the one place that touches corpus files.
+
+A corpus folder (the demo corpus from `corpora.py`, or a user's own) holds
+`mono/<lang>.{train,valid}.txt`, one document per line. Readers are strict about
+what a user can get wrong (missing folder, empty file, unknown language) and
+lenient about what real text contains (a line of invalid UTF-8 is skipped,
+counted, and reported once per file).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class DataError(ValueError):
+    """A problem with the user's data: the message names the file and the fix."""
+
+
+def mono_languages(corpus_dir: str | Path) -> list[str]:
+    """Languages that have a monolingual training file, sorted."""
+    mono = Path(corpus_dir) / "mono"
+    if not mono.is_dir():
+        raise DataError(f"{mono}: corpus folder has no mono/ subfolder; expected mono/<lang>.train.txt files "
+                        f"(build the demo corpus with `python -m xlmeta_jax.data.corpora` or point "
+                        f"config.data.corpus_dir at a folder with that layout)")
+    langs = sorted(p.name[: -len(".train.txt")] for p in mono.glob("*.train.txt"))
+    if not langs:
+        raise DataError(f"{mono}: no <lang>.train.txt files; add at least one or fix config.data.corpus_dir")
+    return langs
+
+
+def resolve_languages(requested: str | list[str], available: list[str], key: str) -> list[str]:
+    """'all' or an explicit list, checked against the corpus; `key` is the config key for messages."""
+    if requested == "all":
+        return list(available)
+    missing = [lang for lang in requested if lang not in available]
+    if missing:
+        raise DataError(f"config.{key}: languages {missing} have no data in the corpus "
+                        f"(available: {available}); remove them or add mono/<lang>.train.txt")
+    return list(requested)
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Non-empty, stripped lines of a UTF-8 file; invalid UTF-8 lines are skipped and counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check config.data.corpus_dir")
+    lines, bad = [], 0
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                bad += 1
+                continue
+            if text:
+                lines.append(text)
+    if bad:
+        log.warning("%s: skipped %d line(s) of invalid UTF-8", path, bad)
+    if not lines:
+        raise DataError(f"{path}: no text (empty file{' or only invalid UTF-8' if bad else ''}); "
+                        f"add text or remove the language from the config")
+    return lines
+
+
+def mono_file(corpus_dir: str | Path, lang: str, split: str) -> Path:
+    return Path(corpus_dir) / "mono" / f"{lang}.{split}.txt"

@@ -1,0 +1,94 @@
+"""SentencePiece tokenizer with XLM-R's id layout.
+
+SentencePiece is trained with unk=0, bos=1, eos=2 and no pad; our ids are the
+fairseq/Hugging Face ones: `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3, piece i -> i+1,
+`<mask>` = pieces + 1. A `XLMRobertaTokenizer` given the same `.model` file
+then produces identical ids (checked against transformers in the interop tests).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+from xlmeta_jax.data import mixture
+
+BOS, PAD, EOS, UNK = 0, 1, 2, 3
+MODEL_FILE = "sentencepiece.bpe.model"  # the file name Hugging Face expects
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    sp: spm.SentencePieceProcessor
+    sha256: str
+
+    @property
+    def vocab_size(self) -> int:
+        """Model vocabulary: the pieces, <pad> and <mask>."""
+        return self.sp.get_piece_size() + 2
+
+    @property
+    def mask_id(self) -> int:
+        return self.sp.get_piece_size() + 1
+
+    @property
+    def first_piece_id(self) -> int:
+        """Lowest id of an ordinary piece (ids below it, and mask_id, are special)."""
+        return 4
+
+    def encode(self, lines: list[str]) -> list[np.ndarray]:
+        """Token ids without <s>/</s>, one int32 array per line."""
+        out = []
+        for ids in self.sp.encode(lines, num_threads=0):
+            a = np.asarray(ids, dtype=np.int32)
+            # spm unk (0) -> <unk> (3); every other spm id shifts by one (fairseq offset).
+            out.append(np.where(a == 0, UNK, a + 1).astype(np.int32))
+        return out
+
+    def decode(self, ids: np.ndarray) -> str:
+        ids = [int(i) - 1 for i in ids if int(i) >= self.first_piece_id and int(i) != self.mask_id]
+        return self.sp.decode(ids)
+
+
+def load(directory: str | Path) -> Tokenizer:
+    path = Path(directory) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no tokenizer model; train one by running the train command")
+    blob = path.read_bytes()
+    sp = spm.SentencePieceProcessor(model_proto=blob)
+    return Tokenizer(sp=sp, sha256=hashlib.sha256(blob).hexdigest())
+
+
+def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: int, seed: int) -> list[str]:
+    """A training sample where language i gets a share p_i ∝ n_i^alpha of `total` lines."""
+    probs = mixture.sampling_probs({l: len(v) for l, v in lines_by_lang.items()}, alpha)
+    rng = np.random.default_rng(seed)
+    sample = []
+    for lang, lines in lines_by_lang.items():
+        k = max(1, round(probs[lang] * total))
+        idx = rng.choice(len(lines), size=k, replace=k > len(lines))
+        sample.extend(lines[i] for i in idx)
+    return sample
+
+
+def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_size: int, alpha: float,
+          sample_lines: int, character_coverage: float, seed: int) -> Tokenizer:
+    """Trains a unigram model on a language-balanced sample and writes it atomically."""
+    sample = balanced_sample(lines_by_lang, alpha, sample_lines, seed)
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sample), model_writer=proto, model_type="unigram",
+        vocab_size=vocab_size, character_coverage=character_coverage,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=len(sample),
+        shuffle_input_sentence=False, num_threads=2,
+        hard_vocab_limit=False, minloglevel=2)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / (MODEL_FILE + ".tmp")
+    tmp.write_bytes(proto.getvalue())
+    tmp.replace(directory / MODEL_FILE)
+    return load(directory)
