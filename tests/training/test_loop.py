@@ -1,0 +1,91 @@
+"""The phase-aware loop end to end on the tiny corpus: phase switch, compile count,
+workdir layout, and resume from the latest checkpoint."""
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from tests.conftest import smoke_config
+from xlmeta_jax.training import loop
+from xlmeta_jax.training.checkpoint import Checkpointer
+
+
+def config_for(corpus):
+    c = smoke_config(corpus)
+    # Phase 2 weighs MLM twice: the logged total must switch from 1x to 2x at the boundary.
+    c.phases[1].objectives.mlm = 2.0
+    c.log_every = 1
+    c.checkpoint.every = 6
+    return c
+
+
+@pytest.fixture(scope="module")
+def run(tiny_corpus, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    summary = loop.train(config_for(tiny_corpus), workdir)
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return workdir, summary, records
+
+
+def final_params(workdir, step):
+    ckpt = Checkpointer(workdir / "checkpoints", keep=10, phase_end_steps=[])
+    state, meta = ckpt.restore(step, None)
+    ckpt.close()
+    return state["params"], meta
+
+
+def test_each_phase_traces_its_step_once(run):
+    _, summary, _ = run
+    assert summary == {"meta": {"traces": 1, "end_step": 12}, "xling": {"traces": 1, "end_step": 24}}
+
+
+def test_mixture_and_objectives_switch_at_the_boundary(run):
+    _, _, records = run
+    train = [r for r in records if "loss" in r]
+    meta = [r for r in train if r["phase"] == "meta"]
+    xling = [r for r in train if r["phase"] == "xling"]
+    assert [r["step"] for r in meta] == list(range(1, 13))
+    assert [r["step"] for r in xling] == list(range(13, 25))
+    assert {r["languages"] for r in meta} == {"en"}
+    assert len(set(",".join(r["languages"] for r in xling).split(","))) >= 3
+    for r in meta:
+        np.testing.assert_allclose(r["loss"], r["mlm/loss"], rtol=1e-6)
+    for r in xling:
+        np.testing.assert_allclose(r["loss"], 2 * r["mlm/loss"], rtol=1e-6)
+    for r in train:
+        assert {"step", "phase", "loss", "learning_rate", "tokens_per_sec", "grad_norm", "mlm/acc"} <= set(r)
+
+
+def test_validation_is_per_language(run):
+    _, _, records = run
+    evals = [r for r in records if "eval/loss" in r]
+    assert [r["step"] for r in evals][-1] == 24
+    for lang in ("en", "de", "ru", "zh", "ar"):
+        assert np.isfinite(evals[-1][f"eval/{lang}/loss"])
+        assert 0 <= evals[-1][f"eval/{lang}/acc"] <= 1
+
+
+def test_workdir_layout_and_phase_end_checkpoints(run):
+    workdir, _, _ = run
+    for name in ("checkpoints", "metrics.jsonl", "tb", "tokenizer/sentencepiece.bpe.model", "config.json"):
+        assert (workdir / name).exists(), name
+    steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert 12 in steps and 24 in steps
+    _, meta = final_params(workdir, 12)
+    assert (meta["phase"], meta["step_in_phase"]) == ("meta", 12)
+    assert json.loads((workdir / "config.json").read_text())["phases"][1]["objectives"]["mlm"] == 2.0
+
+
+def test_rerun_resumes_from_latest_checkpoint(run, tiny_corpus, tmp_path):
+    workdir, _, _ = run
+    resumed = tmp_path / "resumed"
+    shutil.copytree(workdir, resumed)
+    for step in (18, 24):  # as if the job died after the checkpoint at step 12
+        shutil.rmtree(resumed / "checkpoints" / str(step))
+    summary = loop.train(config_for(tiny_corpus), resumed)
+    assert list(summary) == ["xling"]
+    want, _ = final_params(workdir, 24)
+    got, _ = final_params(resumed, 24)
+    jax.tree.map(np.testing.assert_array_equal, got, want)
