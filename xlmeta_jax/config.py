@@ -59,6 +59,7 @@ def base_config() -> config_dict.ConfigDict:
     ]
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
     c.log_every = 10
+    c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
     c.checkpoint = dict(every=200, keep=3)
     c.mesh = dict(data=-1, fsdp=1, tensor=1)
     # The only place a mesh axis is named: logical axis -> mesh axis (or None = replicated).
@@ -97,8 +98,17 @@ def locate(config: config_dict.ConfigDict, global_step: int) -> tuple[int, int]:
     return len(config.phases), 0
 
 
+def to_plain(value: Any) -> Any:
+    """ConfigDicts (also inside lists, which to_dict() leaves alone) -> plain JSON-able python."""
+    if isinstance(value, config_dict.ConfigDict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
 def to_json(config: config_dict.ConfigDict) -> str:
-    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+    return json.dumps(to_plain(config), indent=2, sort_keys=True)
 
 
 def _fail(key: str, msg: str) -> None:
@@ -129,6 +139,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):
         _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
+    if config.nonfinite not in ("stop", "skip"):
+        _fail("nonfinite", f"{config.nonfinite!r}; allowed: 'stop', 'skip'")
     if not 0 < config.masking.rate < 1:
         _fail("masking.rate", f"{config.masking.rate}; must be in (0, 1)")
     if config.masking.mask_prob + config.masking.random_prob > 1:
@@ -190,3 +202,26 @@ def mesh_shape(mesh: Any, num_devices: int) -> dict[str, int]:
 def _data_parallel_size(config: config_dict.ConfigDict, num_devices: int) -> int:
     shape = mesh_shape(config.mesh, num_devices)
     return shape["data"] * shape["fsdp"]
+
+
+def _children(node: Any) -> str:
+    if isinstance(node, config_dict.ConfigDict):
+        return str(sorted(node.keys()))
+    if isinstance(node, (list, tuple)):
+        return f"indices 0..{len(node) - 1}"
+    return "none (a value, not a section)"
+
+
+def unknown_override(config: config_dict.ConfigDict, overrides: list[str]) -> str | None:
+    """The first `--config.a.b=v` override whose key path is not in `config`, as a message."""
+    for arg in overrides:
+        path = arg.split("=", 1)[0][len("--config."):]
+        node, walked = config, "config"
+        for part in path.replace("]", "").replace("[", ".").split("."):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node, walked = node[int(part)], f"{walked}[{part}]"
+            elif isinstance(node, config_dict.ConfigDict) and part in node:
+                node, walked = node[part], f"{walked}.{part}"
+            else:
+                return f"{walked}.{part}: unknown config key in {arg!r}; keys under {walked}: {_children(node)}"
+    return None

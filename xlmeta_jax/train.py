@@ -1,7 +1,9 @@
 """Pretrain an encoder: python -m xlmeta_jax.train --config=configs/demo.py --workdir=DIR
 
 Rerunning the same command resumes from the latest checkpoint in DIR.
-Exit codes: 0 done, 2 a configuration or data error (the message names the key or file).
+Exit codes: 0 done; 2 a configuration or data error (the message names the key or file);
+3 a non-finite loss or gradient (nothing saved after it); 75 stopped by SIGTERM/SIGINT
+after saving a checkpoint (rerun the same command to continue).
 """
 import logging
 import sys
@@ -9,13 +11,29 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from xlmeta_jax.config import ConfigError
+from xlmeta_jax import config as config_lib
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.training import loop
+from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file, e.g. configs/demo.py:smoke")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder: checkpoints/, metrics.jsonl, tb/, tokenizer/, config.json")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl parsing, but a bad --config override exits 2 with the key named, not a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+        overrides = [a for a in argv if a.startswith("--config.")]
+        try:
+            flags.FLAGS(argv[:1] + [a for a in argv[1:] if not a.startswith("--config.")])
+            message = config_lib.unknown_override(_CONFIG.value, overrides) or str(e)
+        except Exception as e2:  # the config file itself is broken: its own message says why
+            message = str(e2)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv):
@@ -23,10 +41,16 @@ def main(argv):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         loop.train(_CONFIG.value, _WORKDIR.value)
-    except (ConfigError, DataError) as e:
+    except (config_lib.ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except loop.NonFiniteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
+    except Preempted as e:
+        print(str(e), file=sys.stderr)
+        sys.exit(EXIT_PREEMPTED)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -39,11 +39,35 @@ class ModelConfig:
         return cls(vocab_size=vocab_size, **model_cfg.to_dict())
 
 
-def _dense(features, axes: tuple[str, ...], cfg: ModelConfig, name: str, axis=-1) -> nn.DenseGeneral:
-    return nn.DenseGeneral(
-        features, axis=axis, dtype=cfg.dtype, name=name,
-        kernel_init=nn.with_logical_partitioning(nn.initializers.normal(cfg.init_std), axes),
-        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, axes[-len(features) if isinstance(features, tuple) else -1:]))
+class Dense(nn.Module):
+    """x @ kernel + bias, contracting the last `n_in` axes of x into `features`.
+
+    Like nn.DenseGeneral, but the kernel is created in its full shape, so its
+    logical-axis annotation applies to the array as it is (DenseGeneral initialises
+    a flattened kernel, which a sharding constraint of higher rank rejects).
+    """
+    features: tuple[int, ...]
+    axes: tuple[str, ...]  # logical names of the kernel's axes: inputs then features
+    n_in: int = 1
+    init_std: float = 0.02
+    dtype: str = "float32"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        in_shape = x.shape[-self.n_in:]
+        kernel = self.param("kernel", nn.with_logical_partitioning(nn.initializers.normal(self.init_std), self.axes),
+                            in_shape + self.features)
+        bias = self.param("bias", nn.with_logical_partitioning(nn.initializers.zeros, self.axes[self.n_in:]),
+                          self.features)
+        contract = (tuple(range(x.ndim - self.n_in, x.ndim)), tuple(range(self.n_in)))
+        y = jax.lax.dot_general(x.astype(self.dtype), kernel.astype(self.dtype), (contract, ((), ())))
+        return y + bias.astype(self.dtype)
+
+
+def _dense(features: int | tuple[int, ...], axes: tuple[str, ...], cfg: ModelConfig, name: str,
+           n_in: int = 1) -> Dense:
+    features = features if isinstance(features, tuple) else (features,)
+    return Dense(features, axes, n_in, cfg.init_std, cfg.dtype, name=name)
 
 
 def _layer_norm(cfg: ModelConfig, name: str) -> nn.LayerNorm:
@@ -74,7 +98,7 @@ class SelfAttention(nn.Module):
         probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(cfg.dtype)
         probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
         ctx = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
-        out = _dense(cfg.hidden, ("heads", "kv", "embed"), cfg, "output", axis=(-2, -1))(ctx)
+        out = _dense(cfg.hidden, ("heads", "kv", "embed"), cfg, "output", n_in=2)(ctx)
         return _constrain(out, ("batch", "length", "embed"))
 
 

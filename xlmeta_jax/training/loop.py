@@ -9,6 +9,7 @@ evaluation) are small objects and functions the loop calls.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from xlmeta_jax.parallel.mesh import make_mesh
 from xlmeta_jax.training import step as step_lib
 from xlmeta_jax.training.checkpoint import Checkpointer, abstract_like
 from xlmeta_jax.training.metrics import MetricsWriter
+from xlmeta_jax.training.preemption import Preempted, PreemptionHandler
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,33 @@ def write_config(config, workdir: Path) -> None:
 
 def mean_metrics(history: list[dict]) -> dict[str, float]:
     fetched = jax.device_get(history)
-    return {k: float(np.mean([h[k] for h in fetched])) for k in fetched[0]}
+    return {k: float(np.mean([h[k] for h in fetched])) for k in fetched[0] if k != "finite"}
+
+
+def params_sha256(params) -> str:
+    """A fingerprint of every parameter byte, for comparing runs bit for bit."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(jax.device_get(params)):
+        digest.update(np.ascontiguousarray(leaf).tobytes())
+    return digest.hexdigest()
+
+
+class NonFiniteError(RuntimeError):
+    pass
+
+
+def check_finite(metrics: dict, step: int, phase: str, policy: str, last_checkpoint: int | None) -> bool:
+    """True if the step was finite; raises under policy 'stop' (the state was left unchanged)."""
+    if bool(metrics["finite"]):
+        return True
+    if policy == "skip":
+        log.warning("step %d (phase %r): non-finite loss/gradient, batch skipped", step, phase)
+        return False
+    raise NonFiniteError(
+        f"step {step} (phase {phase!r}): loss {float(metrics['loss'])}, gradient norm "
+        f"{float(metrics['grad_norm'])} is not finite; nothing was saved after it, the restart point is "
+        f"checkpoint {last_checkpoint}. Lower config.optimizer.learning_rate, or set "
+        f"config.nonfinite='skip' to skip such batches")
 
 
 def train(config, workdir: str | Path) -> dict:
@@ -134,78 +162,88 @@ def train(config, workdir: str | Path) -> dict:
 
     model = Encoder(ModelConfig.from_config(config.model, corpus.tok.vocab_size))
     mesh, rules = make_mesh(config.mesh), sharding.rules(config)
-    total = config_lib.total_steps(config)
-    schedule = step_lib.learning_rate_schedule(config.optimizer, total)
+    schedule = step_lib.learning_rate_schedule(config.optimizer, config_lib.total_steps(config))
     tx = step_lib.make_optimizer(config.optimizer, schedule)
     n_pred = masking.num_predictions(config.data.seq_len, config.masking.rate)
     init = functools.partial(step_lib.init_state, model, tx, seq_len=config.data.seq_len, num_predictions=n_pred)
     starts = config_lib.phase_starts(config)
-    phase_ends = [s + int(p.steps) for s, p in zip(starts, config.phases)]
-    ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=phase_ends)
+    ends = [s + int(p.steps) for s, p in zip(starts, config.phases)]
+    ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
 
-    with mesh, nn.logical_axis_rules(rules):
+    with jax.set_mesh(mesh), nn.logical_axis_rules(rules), PreemptionHandler() as preemption:
         state_sh = sharding.tree_shardings(jax.eval_shape(init, jax.random.key(0)), mesh, rules)
+        batch_sh = sharding.batch_sharding(mesh, rules)
         create = jax.jit(lambda r: nn.unbox(init(r)), out_shardings=state_sh)
-        global_step = ckpt.latest_step() or 0
-        if global_step:
-            abstract = abstract_like(jax.eval_shape(create, jax.random.key(config.seed)), state_sh)
-            state, meta = ckpt.restore(global_step, abstract)
-            if meta["tokenizer_sha256"] != corpus.tok.sha256:
-                raise config_lib.ConfigError(
-                    f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {global_step} was "
-                    f"trained with; restore the original tokenizer folder or use a new --workdir")
-        else:
-            state = create(jax.random.key(config.seed))
+        state, global_step = restore_or_create(ckpt, create, state_sh, config.seed, corpus.tok.sha256, workdir)
         if jax.process_index() == 0:
             write_config(config, workdir)
-
         eval_fn = jax.jit(step_lib.make_eval_step(model))
         masker = pipeline.Masking.from_config(config.masking, corpus.tok)
         eval_sets = {l: pipeline.eval_batches(corpus.valid[l], masker, config.eval.batch_size,
                                               config.eval.rows_per_language, config.seed) for l in all_langs}
-        writer = MetricsWriter(workdir, total, global_step)
-        writer.message(f"xlmeta_jax: {total} steps in {len(config.phases)} phases, vocab {corpus.tok.vocab_size}, "
-                       f"{sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M params, "
-                       f"mesh {dict(mesh.shape)}, starting at step {global_step}")
+        writer = MetricsWriter(workdir, ends[-1], global_step)
+        writer.message(f"xlmeta_jax: {ends[-1]} steps in {len(config.phases)} phases, vocab "
+                       f"{corpus.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M "
+                       f"params, mesh {dict(mesh.shape)}, starting at step {global_step}")
         summary = {}
         for index, phase in enumerate(config.phases):
-            if global_step >= phase_ends[index]:
+            if global_step >= ends[index]:
                 continue
             data = phase_data(config, corpus, index, langs_by_phase[index])
             objectives = [(registry.get(n), float(w)) for n, w in phase.objectives.items()]
             step_fn, traces = step_lib.make_train_step(model, objectives, tx, schedule)
-            batch_sh = sharding.batch_sharding(mesh, rules)
             train_step = jax.jit(step_fn, in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, None),
                                  donate_argnums=0)
-            history, tokens, seen, tick = [], 0, set(), None
             lang_names = list(data.streams["mono"].packed)
+            history, tokens, seen, tick = [], 0, set(), None
             for batch in data.iterate(global_step - starts[index], int(phase.steps)):
-                tokens += int((batch["mono"]["segment_ids"] > 0).sum())
-                seen.update(lang_names[i] for i in batch["mono"]["lang"])
                 state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules))
-                history.append(metrics)
                 global_step += 1
                 writer.advance()
-                if tick is None:  # the first step compiles: time from after it
-                    jax.block_until_ready(metrics)
-                    tick, tokens = time.perf_counter(), 0
-                at_end = global_step == phase_ends[index]
-                if global_step % config.log_every == 0 or at_end:
-                    values = mean_metrics(history)
+                if check_finite(metrics, global_step, phase.name, config.nonfinite, ckpt.latest_step()):
+                    history.append(metrics)
+                if tick is None:  # the first step of a phase compiles: time from after it
+                    tick = time.perf_counter()
+                else:
+                    tokens += int((batch["mono"]["segment_ids"] > 0).sum())
+                seen.update(lang_names[i] for i in batch["mono"]["lang"])
+                at_end = global_step == ends[index]
+                if (global_step % config.log_every == 0 or at_end) and history:
                     elapsed = time.perf_counter() - tick
-                    values.update(tokens_per_sec=tokens / elapsed if elapsed > 0 and tokens else None,
-                                  languages=",".join(sorted(seen)))
-                    writer.write(global_step, phase.name, values)
+                    writer.write(global_step, phase.name, {
+                        **mean_metrics(history), "languages": ",".join(sorted(seen)),
+                        "tokens_per_sec": tokens / elapsed if tokens and elapsed > 0 else None})
                     history, tokens, seen, tick = [], 0, set(), time.perf_counter()
                 if global_step % config.eval.every == 0 or at_end:
                     writer.write(global_step, phase.name, evaluate(eval_fn, state.params, eval_sets, mesh, rules))
-                if global_step % config.checkpoint.every == 0 or at_end:
+                if global_step % config.checkpoint.every == 0 or at_end or preemption.requested:
                     ckpt.save(global_step, state, {
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
-                        "tokenizer_sha256": corpus.tok.sha256, "config": json.loads(config_lib.to_json(config))})
+                        "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
+                if preemption.requested:
+                    ckpt.wait()
+                    writer.close()
+                    raise Preempted(global_step, phase.name, preemption.requested)
             summary[phase.name] = {"traces": traces[0], "end_step": global_step}
             writer.message(f"phase {phase.name!r} done at step {global_step}")
         ckpt.wait()
         ckpt.close()
         writer.close()
+        if jax.process_index() == 0:
+            (workdir / "final.json").write_text(json.dumps(
+                {"step": global_step, "params_sha256": params_sha256(state.params)}, indent=2))
     return summary
+
+
+def restore_or_create(ckpt: Checkpointer, create, state_sh, seed: int, tokenizer_sha: str, workdir: Path):
+    """The latest checkpoint's state and step, or a fresh state at step 0."""
+    step = ckpt.latest_step()
+    if step is None:
+        return create(jax.random.key(seed)), 0
+    abstract = abstract_like(jax.eval_shape(create, jax.random.key(seed)), state_sh)
+    state, meta = ckpt.restore(step, abstract)
+    if meta["tokenizer_sha256"] != tokenizer_sha:
+        raise config_lib.ConfigError(
+            f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
+            f"restore the original tokenizer folder or use a new --workdir")
+    return state, step

@@ -81,12 +81,18 @@ def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float]],
     def step_fn(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         traces[0] += 1
         rng = jax.random.fold_in(state.rng, state.step)
-        (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, batch, rng)
+        (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, rng)
+        grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        metrics.update(loss=loss, grad_norm=optax.global_norm(grads), learning_rate=schedule(state.step))
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+        # A non-finite loss or gradient must never reach the state: keep the old params and
+        # optimizer moments (only the step advances) and report it; the loop decides to stop or skip.
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)  # noqa: E731
+        new = state.replace(step=state.step + 1,
+                            params=keep(optax.apply_updates(state.params, updates), state.params),
+                            opt_state=keep(opt_state, state.opt_state))
+        metrics.update(loss=loss, grad_norm=grad_norm, learning_rate=schedule(state.step), finite=finite)
+        return new, metrics
 
     return step_fn, traces
 

@@ -1,0 +1,39 @@
+"""SIGTERM/SIGINT handling: stop at the next step boundary, save, exit with a known code.
+
+Schedulers (Slurm, TPU maintenance, Kubernetes) send SIGTERM some seconds before
+killing a job; finishing the running step and saving then loses no work. A
+second signal means the user or the scheduler will not wait: exit at once
+(the last completed checkpoint stays the restart point).
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: rerun the same command to continue
+
+
+class Preempted(Exception):
+    def __init__(self, step: int, phase: str, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step} (phase {phase!r}); "
+                         f"checkpoint saved; rerun the same command to continue")
+        self.step = step
+
+
+class PreemptionHandler:
+    """Context manager; `requested` holds the signal number once one arrived."""
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> "PreemptionHandler":
+        self.requested = 0
+        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            os._exit(128 + signum)
+        self.requested = signum
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
