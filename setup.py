@@ -21,8 +21,10 @@ setup(
         "numpy>=2.0,<2.5",
         "tensorboardX>=2.6,<2.7",
         "tqdm>=4.66,<5",
+        "safetensors>=0.8,<0.9",  # Hugging Face export/import without torch
     ],
     extras_require={
-        "test": ["pytest>=9.0,<10"],
+        # torch pinned exactly: 2.13.0 is the CPU build; a looser pin pulls a multi-GB CUDA build.
+        "test": ["pytest>=9.0,<10", "torch==2.13.0", "transformers>=5.23,<6"],
     },
 )

@@ -58,6 +58,9 @@ def base_config() -> config_dict.ConfigDict:
         phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
     ]
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
+    c.init = dict(from_hf="")  # a Hugging Face XLM-R folder to start from (its tokenizer included)
+    # Hugging Face exports during training, to export.dir (default WORKDIR/hf/step_N).
+    c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
     c.log_every = 10
     c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
     c.checkpoint = dict(every=200, keep=3)
@@ -139,6 +142,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):
         _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
+    if config.export_hf.every < 0:
+        _fail("export_hf.every", f"{config.export_hf.every}; give 0 (off) or a positive number of steps")
     if config.nonfinite not in ("stop", "skip"):
         _fail("nonfinite", f"{config.nonfinite!r}; allowed: 'stop', 'skip'")
     if not 0 < config.masking.rate < 1:

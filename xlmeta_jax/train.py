@@ -13,6 +13,7 @@ from ml_collections import config_flags
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data.sources import DataError
+from xlmeta_jax.interop.hf import InteropError
 from xlmeta_jax.training import loop
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
@@ -41,7 +42,7 @@ def main(argv):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         loop.train(_CONFIG.value, _WORKDIR.value)
-    except (config_lib.ConfigError, DataError) as e:
+    except (config_lib.ConfigError, DataError, InteropError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except loop.NonFiniteError as e:

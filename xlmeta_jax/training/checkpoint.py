@@ -15,6 +15,9 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from xlmeta_jax.data import tokenizer
+from xlmeta_jax.interop import hf
+
 
 class Checkpointer:
     def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int]):
@@ -47,3 +50,40 @@ class Checkpointer:
 
 def abstract_like(state, shardings):
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)
+
+
+def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, drop_extra: bool = False,
+                   overwrite: bool = False) -> Path:
+    """Exports checkpoint `step` (default: the latest) of a training run folder to `out`."""
+    workdir = Path(workdir).absolute()
+    if not workdir.is_dir():
+        raise hf.InteropError(f"{workdir}: no such run folder; pass the --workdir of a training run "
+                           f"(it holds config.json, tokenizer/, checkpoints/)")
+    ckpt_dir = workdir / "checkpoints"
+    spm_path = workdir / "tokenizer" / hf.SPM_FILE
+    if not ckpt_dir.is_dir():
+        raise hf.InteropError(f"{ckpt_dir}: no checkpoints; train first (python -m xlmeta_jax.train "
+                           f"--config=... --workdir={workdir}) or check --workdir")
+    ckpt = Checkpointer(ckpt_dir, keep=1 << 30, phase_end_steps=[])
+    try:
+        steps = sorted(ckpt.manager.all_steps())
+        if not steps:
+            raise hf.InteropError(f"{ckpt_dir}: holds no complete checkpoint; train until one is saved "
+                               f"(config.checkpoint.every) or check --workdir")
+        if step is None:
+            step = steps[-1]
+        elif step not in steps:
+            raise hf.InteropError(f"{ckpt_dir}: no checkpoint for --step={step}; available steps: {steps} "
+                               f"(omit --step for the latest)")
+        state, meta = ckpt.restore(step, None)
+    finally:
+        ckpt.close()
+    tok = tokenizer.load(spm_path.parent) if spm_path.is_file() else None
+    if tok is None:
+        raise hf.InteropError(f"{spm_path}: missing; the run's tokenizer is needed for the export "
+                           f"(restore WORKDIR/tokenizer/ from the run)")
+    if meta.get("tokenizer_sha256") not in (None, tok.sha256):
+        raise hf.InteropError(f"{spm_path}: differs from the tokenizer checkpoint {step} was trained with; "
+                           f"restore the original tokenizer folder")
+    model_cfg = dict(meta["config"]["model"], vocab_size=tok.vocab_size)
+    return hf.save_hf(out, state["params"], model_cfg, spm_path, drop_extra=drop_extra, overwrite=overwrite)

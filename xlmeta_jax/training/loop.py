@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shutil
 import json
 import logging
 import time
@@ -19,9 +20,11 @@ from pathlib import Path
 import flax.linen as nn
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import corpora, masking, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import Encoder, ModelConfig
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import sharding
@@ -63,6 +66,8 @@ def prepare_corpus(config, workdir: Path, languages: list[str]) -> Corpus:
     train_text = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"))[:cap] for l in languages}
     valid_text = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid")) for l in languages}
     tok_dir = workdir / "tokenizer"
+    if config.init.from_hf:
+        adopt_tokenizer(Path(config.init.from_hf) / tokenizer.MODEL_FILE, tok_dir)
     if (tok_dir / tokenizer.MODEL_FILE).is_file():
         tok = tokenizer.load(tok_dir)
     else:
@@ -81,6 +86,35 @@ def prepare_corpus(config, workdir: Path, languages: list[str]) -> Corpus:
         return out
 
     return Corpus(packed(train_text), packed(valid_text), tok)
+
+
+def adopt_tokenizer(source: Path, tok_dir: Path) -> None:
+    """Starting from a Hugging Face model means using its tokenizer: copy it into the run."""
+    if not source.is_file():
+        raise config_lib.ConfigError(f"config.init.from_hf: {source} is missing; the folder must hold the "
+                                     f"model's sentencepiece.bpe.model")
+    target = tok_dir / tokenizer.MODEL_FILE
+    if target.is_file():
+        if target.read_bytes() != source.read_bytes():
+            raise config_lib.ConfigError(f"config.init.from_hf: {target} differs from {source}; this workdir "
+                                         f"was started with another tokenizer; use a new --workdir")
+        return
+    tok_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+
+
+def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params, model_cfg: ModelConfig) -> None:
+    """Hugging Face folder every export_hf.every steps and/or at phase ends (process 0 writes)."""
+    e = config.export_hf
+    if not ((e.every and step % e.every == 0) or (e.phase_end and at_phase_end)):
+        return
+    params = multihost_utils.process_allgather(params) if jax.process_count() > 1 else jax.device_get(params)
+    if jax.process_index() == 0:
+        out = Path(e.dir or workdir / "hf") / f"step_{step}"
+        hf.save_hf(out, params, model_cfg, workdir / "tokenizer" / tokenizer.MODEL_FILE,
+                   drop_extra=e.drop_extra, overwrite=True)
 
 
 def phase_data(config, corpus: Corpus, index: int, languages: list[str]) -> pipeline.PhaseData:
@@ -175,6 +209,11 @@ def train(config, workdir: str | Path) -> dict:
         batch_sh = sharding.batch_sharding(mesh, rules)
         create = jax.jit(lambda r: nn.unbox(init(r)), out_shardings=state_sh)
         state, global_step = restore_or_create(ckpt, create, state_sh, config.seed, corpus.tok.sha256, workdir)
+        if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
+            params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
+            state = state.replace(params=jax.device_put(params, state_sh.params))
+        if config.export_hf.every or config.export_hf.phase_end:  # refuse an unexportable model now, not later
+            hf.to_hf_state_dict(jax.device_get(state.params), model.cfg, drop_extra=config.export_hf.drop_extra)
         if jax.process_index() == 0:
             write_config(config, workdir)
         eval_fn = jax.jit(step_lib.make_eval_step(model))
@@ -220,6 +259,7 @@ def train(config, workdir: str | Path) -> dict:
                     ckpt.save(global_step, state, {
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
                         "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
+                maybe_export_hf(config, workdir, global_step, at_end, state.params, model.cfg)
                 if preemption.requested:
                     ckpt.wait()
                     writer.close()

@@ -1,0 +1,42 @@
+"""Export a training run to a Hugging Face XLM-R folder.
+
+  python -m xlmeta_jax.export --workdir=DIR [--step=N] --out=HF_DIR [--drop_extra] [--overwrite]
+
+The folder loads offline with `transformers.XLMRobertaForMaskedLM.from_pretrained(HF_DIR)`
+and `transformers.AutoTokenizer.from_pretrained(HF_DIR)`. Default step: the latest
+checkpoint. Exit codes: 0 done; 2 a user error (the message names the path or option
+and the fix).
+"""
+import logging
+import sys
+
+from absl import app, flags
+from absl import logging as absl_logging
+
+from xlmeta_jax.interop import hf
+from xlmeta_jax.training.checkpoint import export_workdir
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training run folder (config.json, tokenizer/, checkpoints/)")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step to export; default: the latest")
+_OUT = flags.DEFINE_string("out", None, "Output folder for the Hugging Face files")
+_DROP_EXTRA = flags.DEFINE_bool("drop_extra", False, "Leave out parts outside the XLM-R architecture "
+                                "(prompts, extra layers, ...) instead of refusing to export")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing non-empty --out folder")
+flags.mark_flags_as_required(["workdir", "out"])
+
+
+def main(argv):
+    del argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every restore at INFO
+    try:
+        out = export_workdir(_WORKDIR.value, _STEP.value, _OUT.value, drop_extra=_DROP_EXTRA.value,
+                                overwrite=_OVERWRITE.value)
+    except hf.InteropError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(out)
+
+
+if __name__ == "__main__":
+    app.run(main)
