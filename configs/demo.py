@@ -9,7 +9,7 @@ from xlmeta_jax.config import base_config, phase
 SIZES = {
     # seq, batch, hidden, layers, heads, mlp, vocab, meta steps, xling steps
     "smoke": dict(seq=64, batch=8, hidden=32, layers=2, heads=2, mlp=64, vocab=1000, meta=12, xling=12),
-    "demo": dict(seq=128, batch=16, hidden=256, layers=4, heads=4, mlp=1024, vocab=16000, meta=300, xling=500),
+    "demo": dict(seq=128, batch=16, hidden=256, layers=4, heads=4, mlp=1024, vocab=16000, meta=250, xling=350),
 }
 
 
