@@ -1,6 +1,8 @@
 """Each mistake a user can make gives one clear message naming the key or file,
 a non-zero exit from the CLI, and leaves what was already written intact."""
+import copy
 import os
+import shutil
 import subprocess
 import sys
 
@@ -90,3 +92,96 @@ def test_cli_unknown_key_and_exit_codes(tiny_corpus, tmp_path):
     assert sorted(p.name for p in workdir.iterdir()) == ["keep.txt"]
     r = cli("--config=configs/demo.py:huge", f"--workdir={workdir}")
     assert r.returncode != 0 and "unknown size 'huge'" in r.stderr
+
+
+def test_alpha_outside_unit_interval(tiny_corpus):
+    for alpha in (0.0, 1.5):
+        c = smoke_config(tiny_corpus)
+        c.phases[1].streams.mono.alpha = alpha
+        with pytest.raises(config_lib.ConfigError, match=r"phases\[1\]\.streams\.mono\.alpha.*\(0, 1\]"):
+            validate(c)
+
+
+def test_phase_without_objectives_and_mesh_larger_than_devices(tiny_corpus):
+    c = smoke_config(tiny_corpus)
+    c.phases[0].objectives = {}
+    with pytest.raises(config_lib.ConfigError, match=r"phases\[0\]\.objectives: phase 'meta' has no objectives"):
+        validate(c)
+    c = smoke_config(tiny_corpus)
+    c.mesh.data = 16
+    with pytest.raises(config_lib.ConfigError, match=r"config.mesh: .* needs 16 devices, 1 are present"):
+        validate(c)
+
+
+def test_every_line_shorter_than_the_minimum(tiny_corpus, tmp_path):
+    c = smoke_config(tiny_corpus, min_chars=10_000)
+    with pytest.raises(sources.DataError, match=r"ar.train.txt: every line is shorter than config.data.min_chars=10000"):
+        loop.train(c, tmp_path / "w")
+
+
+def test_workdir_not_writable(tiny_corpus, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(config_lib.ConfigError, match=r"--workdir .*file/w: not writable"):
+        loop.train(smoke_config(tiny_corpus), blocker / "w")
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    """A short finished run whose workdir the tests below copy and damage."""
+    workdir = tmp_path_factory.mktemp("trained")
+    c = smoke_config(tiny_corpus)
+    c.phases[0].steps, c.phases[1].steps, c.checkpoint.every = 2, 2, 2
+    loop.train(c, workdir)
+    return c, workdir
+
+
+def copy_run(trained, tmp_path):
+    c, workdir = trained
+    shutil.copytree(workdir, tmp_path / "w")
+    return copy.deepcopy(c), tmp_path / "w"
+
+
+def test_checkpoint_from_another_model(trained, tmp_path):
+    c, workdir = copy_run(trained, tmp_path)
+    c.model.mlp = 128
+    with pytest.raises(config_lib.ConfigError, match=r"config.model: checkpoint 4 .*model.mlp=64 in the checkpoint, 128 now"):
+        loop.train(c, workdir)
+
+
+def test_tokenizer_that_does_not_match_the_checkpoint(trained, tmp_path, tiny_corpus):
+    c, workdir = copy_run(trained, tmp_path)
+    from xlmeta_jax.data import tokenizer
+    other = tokenizer.train({"en": ["completely different text for another vocabulary"] * 50}, tmp_path / "t",
+                            vocab_size=40, alpha=1.0, sample_lines=50, character_coverage=1.0, seed=0)
+    (workdir / "tokenizer" / tokenizer.MODEL_FILE).write_bytes((tmp_path / "t" / tokenizer.MODEL_FILE).read_bytes())
+    assert other.sha256
+    with pytest.raises(config_lib.ConfigError, match="tokenizer differs from the one checkpoint 4 was trained with"):
+        loop.train(c, workdir)
+
+
+def test_corrupted_checkpoint_falls_back_to_the_previous(trained, tmp_path, caplog):
+    c, workdir = copy_run(trained, tmp_path)
+    c.phases[1].steps = 4  # two more steps to run after the restore
+    data = [f for f in (workdir / "checkpoints" / "4" / "state").rglob("*") if f.is_file() and f.parent.name == "d"]
+    assert data
+    for f in data:
+        f.write_bytes(f.read_bytes()[:7])  # truncated, as by a full disk or a partial copy
+    summary = loop.train(c, workdir)
+    assert "checkpoint" in caplog.text and "unreadable" in caplog.text
+    assert (workdir / "checkpoints" / "4.unreadable").is_dir()
+    assert summary["xling"]["end_step"] == 6
+
+
+def test_nonfinite_loss_stops_naming_step_and_phase_or_skips(tiny_corpus, tmp_path):
+    c = smoke_config(tiny_corpus)
+    c.optimizer.update(learning_rate=1e38, warmup_steps=0, schedule="constant")
+    c.checkpoint.every = 1
+    with pytest.raises(loop.NonFiniteError, match=r"step \d+ \(phase 'meta'\).*not finite.*restart point is checkpoint"):
+        loop.train(c, tmp_path / "stop")
+    saved = sorted(int(p.name) for p in (tmp_path / "stop" / "checkpoints").iterdir() if p.name.isdigit())
+    c.nonfinite = "skip"
+    loop.train(c, tmp_path / "skip")
+    final = (tmp_path / "skip" / "final.json").read_text()
+    assert '"step": 24' in final
+    assert saved == list(range(1, len(saved) + 1))  # nothing saved at or after the bad step

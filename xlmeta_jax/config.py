@@ -36,6 +36,7 @@ def base_config() -> config_dict.ConfigDict:
         cache_dir="",  # '' = $XLMETA_JAX_CACHE or ~/.cache/xlmeta_jax
         seq_len=128,
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
+        min_chars=1,  # shorter lines are skipped
     )
     c.tokenizer = dict(
         vocab_size=8000,  # sentencepiece pieces; the model adds <pad> and <mask>
@@ -167,8 +168,9 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
             langs = spec.languages
             if not (langs == "all" or (isinstance(langs, (list, tuple)) and langs and all(isinstance(x, str) for x in langs))):
                 _fail(f"{key}.streams.{s}.languages", f"{langs!r}; give 'all' or a non-empty list of language codes")
-            if spec.alpha < 0:
-                _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be >= 0")
+            if not 0 < spec.alpha <= 1:
+                _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be in (0, 1] (1 = proportional to "
+                                                  f"data size, smaller values up-sample small languages)")
         if not p.objectives:
             _fail(f"{key}.objectives", f"phase {p.name!r} has no objectives; e.g. objectives=dict(mlm=1.0)")
         for name, weight in p.objectives.items():

@@ -9,6 +9,7 @@ import logging
 import sys
 
 from absl import app, flags
+from absl import logging as absl_logging
 from ml_collections import config_flags
 
 from xlmeta_jax import config as config_lib
@@ -40,6 +41,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv):
     del argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every save at INFO
     try:
         loop.train(_CONFIG.value, _WORKDIR.value)
     except (config_lib.ConfigError, DataError, InteropError) as e:

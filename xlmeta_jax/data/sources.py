@@ -42,12 +42,16 @@ def resolve_languages(requested: str | list[str], available: list[str], key: str
     return list(requested)
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """Non-empty, stripped lines of a UTF-8 file; invalid UTF-8 lines are skipped and counted."""
+def read_lines(path: str | Path, min_chars: int = 1) -> list[str]:
+    """Stripped lines of a UTF-8 file with at least `min_chars` characters.
+
+    Invalid UTF-8 lines are skipped and counted (real crawled text has some);
+    a file left with no usable line is an error naming the reason.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check config.data.corpus_dir")
-    lines, bad = [], 0
+    lines, bad, short = [], 0, 0
     with open(path, "rb") as f:
         for raw in f:
             try:
@@ -55,11 +59,16 @@ def read_lines(path: str | Path) -> list[str]:
             except UnicodeDecodeError:
                 bad += 1
                 continue
-            if text:
+            if len(text) >= min_chars:
                 lines.append(text)
+            elif text:
+                short += 1
     if bad:
         log.warning("%s: skipped %d line(s) of invalid UTF-8", path, bad)
     if not lines:
+        if short:
+            raise DataError(f"{path}: every line is shorter than config.data.min_chars={min_chars}; "
+                            f"lower it or add longer text")
         raise DataError(f"{path}: no text (empty file{' or only invalid UTF-8' if bad else ''}); "
                         f"add text or remove the language from the config")
     return lines

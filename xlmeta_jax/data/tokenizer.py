@@ -83,7 +83,7 @@ def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_s
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sample), model_writer=proto, model_type="unigram",
         vocab_size=vocab_size, character_coverage=character_coverage,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=len(sample),
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=0,  # 0: all of the sample
         shuffle_input_sentence=False, num_threads=2,
         hard_vocab_limit=False, minloglevel=2)
     directory = Path(directory)

@@ -9,7 +9,9 @@ The last `keep` checkpoints and every phase-end checkpoint are kept.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Callable
 
 import jax
 import orbax.checkpoint as ocp
@@ -17,6 +19,8 @@ from orbax.checkpoint import checkpoint_managers as policies
 
 from xlmeta_jax.data import tokenizer
 from xlmeta_jax.interop import hf
+
+log = logging.getLogger(__name__)
 
 
 class Checkpointer:
@@ -30,6 +34,36 @@ class Checkpointer:
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
+
+    def restore_latest(self, abstract_state, check_meta: Callable[[int, dict], None]):
+        """(state, meta, step) of the newest checkpoint that reads back, or None if there is none.
+
+        `check_meta` raises on a user mistake (another model or tokenizer), which must stop
+        the run; an unreadable (truncated, corrupted) checkpoint is moved aside to
+        `N.unreadable` with a warning and the next older one is tried.
+        """
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            except Exception as e:  # noqa: BLE001 (any read failure means: unusable)
+                self._set_aside(step, e)
+                continue
+            check_meta(step, meta)
+            try:
+                state, _ = self.restore(step, abstract_state)
+            except Exception as e:  # noqa: BLE001
+                self._set_aside(step, e)
+                continue
+            return state, meta, step
+        return None
+
+    def _set_aside(self, step: int, error: Exception) -> None:
+        path = self.directory / str(step)
+        log.warning("checkpoint %s is unreadable (%s: %s); moved to %s.unreadable, trying the previous one",
+                    path, type(error).__name__, str(error).splitlines()[0][:200], path)
+        if jax.process_index() == 0:
+            path.rename(path.with_name(f"{step}.unreadable"))
+        self.manager.reload()
 
     def save(self, step: int, state, meta: dict) -> None:
         self.manager.save(step, args=ocp.args.Composite(

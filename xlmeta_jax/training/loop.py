@@ -32,7 +32,7 @@ from xlmeta_jax.parallel.mesh import make_mesh
 from xlmeta_jax.training import step as step_lib
 from xlmeta_jax.training.checkpoint import Checkpointer, abstract_like
 from xlmeta_jax.training.metrics import MetricsWriter
-from xlmeta_jax.training.preemption import Preempted, PreemptionHandler
+from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,29 @@ def corpus_path(data_cfg) -> Path:
     return corpora.build_demo_corpus(data_cfg.cache_dir or None)
 
 
-def prepare_corpus(config, workdir: Path, languages: list[str]) -> Corpus:
-    """Reads the corpus, trains (or reloads) the tokenizer, tokenizes and packs."""
+def read_corpus(config, languages: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Train and valid lines per language; every data mistake surfaces here, before any write."""
     corpus_dir = corpus_path(config.data)
-    cap = config.data.max_docs_per_language or None
-    train_text = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"))[:cap] for l in languages}
-    valid_text = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid")) for l in languages}
+    cap, m = config.data.max_docs_per_language or None, config.data.min_chars
+    train = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in languages}
+    valid = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in languages}
+    return train, valid
+
+
+def ensure_writable(workdir: Path) -> None:
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".write_probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise config_lib.ConfigError(f"--workdir {workdir}: not writable ({e.strerror}); "
+                                     f"choose a folder you can write to") from None
+
+
+def prepare_corpus(config, workdir: Path, train_text: dict[str, list[str]],
+                   valid_text: dict[str, list[str]]) -> Corpus:
+    """Trains (or reloads) the tokenizer, then tokenizes and packs."""
     tok_dir = workdir / "tokenizer"
     if config.init.from_hf:
         adopt_tokenizer(Path(config.init.from_hf) / tokenizer.MODEL_FILE, tok_dir)
@@ -190,9 +207,10 @@ def train(config, workdir: str | Path) -> dict:
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
     langs_by_phase = phase_languages(config)
     all_langs = sorted(set().union(*langs_by_phase))
+    texts = read_corpus(config, all_langs)
     if jax.process_index() == 0:
-        workdir.mkdir(parents=True, exist_ok=True)
-    corpus = prepare_corpus(config, workdir, all_langs)
+        ensure_writable(workdir)
+    corpus = prepare_corpus(config, workdir, *texts)
 
     model = Encoder(ModelConfig.from_config(config.model, corpus.tok.vocab_size))
     mesh, rules = make_mesh(config.mesh), sharding.rules(config)
@@ -208,7 +226,7 @@ def train(config, workdir: str | Path) -> dict:
         state_sh = sharding.tree_shardings(jax.eval_shape(init, jax.random.key(0)), mesh, rules)
         batch_sh = sharding.batch_sharding(mesh, rules)
         create = jax.jit(lambda r: nn.unbox(init(r)), out_shardings=state_sh)
-        state, global_step = restore_or_create(ckpt, create, state_sh, config.seed, corpus.tok.sha256, workdir)
+        state, global_step = restore_or_create(ckpt, create, state_sh, config, corpus.tok.sha256, workdir)
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
             state = state.replace(params=jax.device_put(params, state_sh.params))
@@ -260,6 +278,7 @@ def train(config, workdir: str | Path) -> dict:
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
                         "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
                 maybe_export_hf(config, workdir, global_step, at_end, state.params, model.cfg)
+                maybe_kill(global_step, ckpt.wait)
                 if preemption.requested:
                     ckpt.wait()
                     writer.close()
@@ -275,15 +294,23 @@ def train(config, workdir: str | Path) -> dict:
     return summary
 
 
-def restore_or_create(ckpt: Checkpointer, create, state_sh, seed: int, tokenizer_sha: str, workdir: Path):
-    """The latest checkpoint's state and step, or a fresh state at step 0."""
-    step = ckpt.latest_step()
-    if step is None:
-        return create(jax.random.key(seed)), 0
-    abstract = abstract_like(jax.eval_shape(create, jax.random.key(seed)), state_sh)
-    state, meta = ckpt.restore(step, abstract)
-    if meta["tokenizer_sha256"] != tokenizer_sha:
-        raise config_lib.ConfigError(
-            f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
-            f"restore the original tokenizer folder or use a new --workdir")
+def restore_or_create(ckpt: Checkpointer, create, state_sh, config, tokenizer_sha: str, workdir: Path):
+    """The newest readable checkpoint's state and step, or a fresh state at step 0."""
+    def check(step: int, meta: dict) -> None:
+        if meta["tokenizer_sha256"] != tokenizer_sha:
+            raise config_lib.ConfigError(
+                f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
+                f"restore the original tokenizer folder or use a new --workdir")
+        saved, now = meta["config"]["model"], config_lib.to_plain(config.model)
+        diff = [f"model.{k}={saved.get(k)!r} in the checkpoint, {now.get(k)!r} now"
+                for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if diff:
+            raise config_lib.ConfigError(f"config.model: checkpoint {step} in {ckpt.directory} was trained with "
+                                         f"another model ({'; '.join(diff)}); use its config or a new --workdir")
+
+    abstract = abstract_like(jax.eval_shape(create, jax.random.key(config.seed)), state_sh)
+    restored = ckpt.restore_latest(abstract, check)
+    if restored is None:
+        return create(jax.random.key(config.seed)), 0
+    state, _, step = restored
     return state, step

@@ -37,3 +37,18 @@ class PreemptionHandler:
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
+
+
+KILL_ENV = "XLMETA_JAX_KILL_AT"
+
+
+def maybe_kill(step: int, wait_for_save) -> None:
+    """Fault injection for the crash-resume tests (an abrupt SIGKILL, as a lost machine):
+    XLMETA_JAX_KILL_AT=7 kills after step 7 once its checkpoint (if any) is complete;
+    XLMETA_JAX_KILL_AT=7:save kills while step 7's asynchronous save is still being written."""
+    spec = os.environ.get(KILL_ENV, "")
+    if not spec or int(spec.split(":")[0]) != step:
+        return
+    if not spec.endswith(":save"):
+        wait_for_save()
+    os.kill(os.getpid(), signal.SIGKILL)
