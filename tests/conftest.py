@@ -4,12 +4,20 @@ Tests never need the network or ../shared/data: the corpus is written here from
 a few sentences per language (Latin, Cyrillic, CJK and Arabic scripts).
 """
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Many tests compile the same tiny train steps, in this process and in CLI subprocesses
+# (which inherit the environment): share one persistent compilation cache per session.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="xlmeta_jax_jit_"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 SENTENCES = {
     "en": ["The quick brown fox jumps over the lazy dog.", "Please enter a valid email address.",
