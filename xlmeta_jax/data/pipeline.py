@@ -155,3 +155,12 @@ def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: i
     if pad:
         out = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in out.items()}
     return [{k: v[i:i + batch_size] for k, v in out.items()} for i in range(0, n + pad, batch_size)]
+
+
+def batch_shapes(batch_size: int, seq_len: int, num_predictions: int) -> dict[str, np.ndarray]:
+    """Zero arrays with the shapes and dtypes `MonoStream.batch` produces (for compiling ahead of time)."""
+    rows, preds = (batch_size, seq_len), (batch_size, num_predictions)
+    return {"tokens": np.zeros(rows, np.int32), "positions": np.zeros(rows, np.int32),
+            "segment_ids": np.zeros(rows, np.int32), "mlm_positions": np.zeros(preds, np.int32),
+            "targets": np.zeros(preds, np.int32), "weights": np.zeros(preds, np.float32),
+            "lang": np.zeros((batch_size,), np.int32)}

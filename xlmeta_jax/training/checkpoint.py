@@ -82,10 +82,6 @@ class Checkpointer:
         self.manager.close()
 
 
-def abstract_like(state, shardings):
-    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)
-
-
 def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, drop_extra: bool = False,
                    overwrite: bool = False) -> Path:
     """Exports checkpoint `step` (default: the latest) of a training run folder to `out`."""

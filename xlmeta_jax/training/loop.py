@@ -8,29 +8,27 @@ evaluation) are small objects and functions the loop calls.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import shutil
 import json
+import shutil
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import flax.linen as nn
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import corpora, masking, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.data import corpora, mixture, pipeline, sources, tokenizer
 from xlmeta_jax.interop import hf
-from xlmeta_jax.model.encoder import Encoder, ModelConfig
+from xlmeta_jax.model.encoder import ModelConfig
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import sharding
-from xlmeta_jax.parallel.mesh import make_mesh
+from xlmeta_jax.training import program
 from xlmeta_jax.training import step as step_lib
-from xlmeta_jax.training.checkpoint import Checkpointer, abstract_like
+from xlmeta_jax.training.checkpoint import Checkpointer
 from xlmeta_jax.training.metrics import MetricsWriter
 from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill
 
@@ -56,7 +54,27 @@ def phase_languages(config) -> list[list[str]]:
 def corpus_path(data_cfg) -> Path:
     if data_cfg.corpus_dir:
         return Path(data_cfg.corpus_dir)
-    return corpora.build_demo_corpus(data_cfg.cache_dir or None)
+    if jax.process_index() == 0:  # one builder; the others wait and then find it complete
+        corpora.build_demo_corpus(data_cfg.cache_dir or None)
+    sync("demo corpus")
+    return corpora.build_demo_corpus(data_cfg.cache_dir or None, log=lambda _: None)
+
+
+def sync(name: str) -> None:
+    """All processes wait here (multi-host); a no-op in a single process."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(f"xlmeta_jax:{name}")
+
+
+def host_params(params) -> dict:
+    """Full numpy parameters on every process (a collective when there are several)."""
+    return multihost_utils.process_allgather(params) if jax.process_count() > 1 else jax.device_get(params)
+
+
+def local_rows(batch_size: int) -> slice:
+    """This process's rows of a global batch (each process feeds only its devices)."""
+    n = batch_size // jax.process_count()
+    return slice(jax.process_index() * n, (jax.process_index() + 1) * n)
 
 
 def read_corpus(config, languages: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -85,13 +103,12 @@ def prepare_corpus(config, workdir: Path, train_text: dict[str, list[str]],
     tok_dir = workdir / "tokenizer"
     if config.init.from_hf:
         adopt_tokenizer(Path(config.init.from_hf) / tokenizer.MODEL_FILE, tok_dir)
-    if (tok_dir / tokenizer.MODEL_FILE).is_file():
-        tok = tokenizer.load(tok_dir)
-    else:
+    if jax.process_index() == 0 and not (tok_dir / tokenizer.MODEL_FILE).is_file():
         t = config.tokenizer
-        tok = tokenizer.train(train_text, tok_dir, vocab_size=t.vocab_size, alpha=t.alpha,
-                              sample_lines=t.sample_lines, character_coverage=t.character_coverage,
-                              seed=config.seed)
+        tokenizer.train(train_text, tok_dir, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
+                        character_coverage=t.character_coverage, seed=config.seed)
+    sync("tokenizer")
+    tok = tokenizer.load(tok_dir)
     seq_len = config.data.seq_len
 
     def packed(texts: dict[str, list[str]]) -> dict[str, pipeline.Packed]:
@@ -127,7 +144,7 @@ def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params
     e = config.export_hf
     if not ((e.every and step % e.every == 0) or (e.phase_end and at_phase_end)):
         return
-    params = multihost_utils.process_allgather(params) if jax.process_count() > 1 else jax.device_get(params)
+    params = host_params(params)
     if jax.process_index() == 0:
         out = Path(e.dir or workdir / "hf") / f"step_{step}"
         hf.save_hf(out, params, model_cfg, workdir / "tokenizer" / tokenizer.MODEL_FILE,
@@ -140,16 +157,16 @@ def phase_data(config, corpus: Corpus, index: int, languages: list[str]) -> pipe
     packed = {l: corpus.train[l] for l in languages}
     probs = mixture.sampling_probs({l: len(v) for l, v in packed.items()}, spec.alpha)
     mono = pipeline.MonoStream(packed, probs, pipeline.Masking.from_config(config.masking, corpus.tok))
-    local = p.batch_size // jax.process_count()
-    rows = slice(jax.process_index() * local, (jax.process_index() + 1) * local)
-    return pipeline.PhaseData({"mono": mono}, p.batch_size, config.seed, index, rows)
+    return pipeline.PhaseData({"mono": mono}, p.batch_size, config.seed, index, local_rows(p.batch_size))
 
 
 def evaluate(eval_fn, params, batches: dict[str, list[dict]], mesh, rules) -> dict[str, float]:
     """Per-language validation MLM loss and accuracy, plus their means."""
     out = {}
     for lang, lang_batches in batches.items():
-        sums = [jax.device_get(eval_fn(params, sharding.put_batch(b, mesh, rules))) for b in lang_batches]
+        rows = local_rows(len(lang_batches[0]["tokens"]))
+        sums = [jax.device_get(eval_fn(params, sharding.put_batch({k: v[rows] for k, v in b.items()}, mesh, rules)))
+                for b in lang_batches]
         n = max(sum(float(s["predictions"]) for s in sums), 1.0)
         out[f"eval/{lang}/loss"] = sum(float(s["loss_sum"]) for s in sums) / n
         out[f"eval/{lang}/acc"] = sum(float(s["correct"]) for s in sums) / n
@@ -178,7 +195,7 @@ def mean_metrics(history: list[dict]) -> dict[str, float]:
 def params_sha256(params) -> str:
     """A fingerprint of every parameter byte, for comparing runs bit for bit."""
     digest = hashlib.sha256()
-    for leaf in jax.tree.leaves(jax.device_get(params)):
+    for leaf in jax.tree.leaves(host_params(params)):
         digest.update(np.ascontiguousarray(leaf).tobytes())
     return digest.hexdigest()
 
@@ -212,26 +229,19 @@ def train(config, workdir: str | Path) -> dict:
         ensure_writable(workdir)
     corpus = prepare_corpus(config, workdir, *texts)
 
-    model = Encoder(ModelConfig.from_config(config.model, corpus.tok.vocab_size))
-    mesh, rules = make_mesh(config.mesh), sharding.rules(config)
-    schedule = step_lib.learning_rate_schedule(config.optimizer, config_lib.total_steps(config))
-    tx = step_lib.make_optimizer(config.optimizer, schedule)
-    n_pred = masking.num_predictions(config.data.seq_len, config.masking.rate)
-    init = functools.partial(step_lib.init_state, model, tx, seq_len=config.data.seq_len, num_predictions=n_pred)
+    prog = program.build(config, corpus.tok.vocab_size)
+    model, mesh, rules, state_sh = prog.model, prog.mesh, prog.rules, prog.state_sh
     starts = config_lib.phase_starts(config)
     ends = [s + int(p.steps) for s, p in zip(starts, config.phases)]
     ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
 
-    with jax.set_mesh(mesh), nn.logical_axis_rules(rules), PreemptionHandler() as preemption:
-        state_sh = sharding.tree_shardings(jax.eval_shape(init, jax.random.key(0)), mesh, rules)
-        batch_sh = sharding.batch_sharding(mesh, rules)
-        create = jax.jit(lambda r: nn.unbox(init(r)), out_shardings=state_sh)
-        state, global_step = restore_or_create(ckpt, create, state_sh, config, corpus.tok.sha256, workdir)
+    with prog.context(), PreemptionHandler() as preemption:
+        state, global_step = restore_or_create(ckpt, prog, config, corpus.tok.sha256, workdir)
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
             state = state.replace(params=jax.device_put(params, state_sh.params))
         if config.export_hf.every or config.export_hf.phase_end:  # refuse an unexportable model now, not later
-            hf.to_hf_state_dict(jax.device_get(state.params), model.cfg, drop_extra=config.export_hf.drop_extra)
+            hf.to_hf_state_dict(host_params(state.params), model.cfg, drop_extra=config.export_hf.drop_extra)
         if jax.process_index() == 0:
             write_config(config, workdir)
         eval_fn = jax.jit(step_lib.make_eval_step(model))
@@ -247,10 +257,7 @@ def train(config, workdir: str | Path) -> dict:
             if global_step >= ends[index]:
                 continue
             data = phase_data(config, corpus, index, langs_by_phase[index])
-            objectives = [(registry.get(n), float(w)) for n, w in phase.objectives.items()]
-            step_fn, traces = step_lib.make_train_step(model, objectives, tx, schedule)
-            train_step = jax.jit(step_fn, in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, None),
-                                 donate_argnums=0)
+            train_step, traces = prog.train_step(phase)
             lang_names = list(data.streams["mono"].packed)
             history, tokens, seen, tick = [], 0, set(), None
             for batch in data.iterate(global_step - starts[index], int(phase.steps)):
@@ -288,13 +295,13 @@ def train(config, workdir: str | Path) -> dict:
         ckpt.wait()
         ckpt.close()
         writer.close()
+        digest = params_sha256(state.params)  # a collective: every process takes part
         if jax.process_index() == 0:
-            (workdir / "final.json").write_text(json.dumps(
-                {"step": global_step, "params_sha256": params_sha256(state.params)}, indent=2))
+            (workdir / "final.json").write_text(json.dumps({"step": global_step, "params_sha256": digest}, indent=2))
     return summary
 
 
-def restore_or_create(ckpt: Checkpointer, create, state_sh, config, tokenizer_sha: str, workdir: Path):
+def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokenizer_sha: str, workdir: Path):
     """The newest readable checkpoint's state and step, or a fresh state at step 0."""
     def check(step: int, meta: dict) -> None:
         if meta["tokenizer_sha256"] != tokenizer_sha:
@@ -308,9 +315,8 @@ def restore_or_create(ckpt: Checkpointer, create, state_sh, config, tokenizer_sh
             raise config_lib.ConfigError(f"config.model: checkpoint {step} in {ckpt.directory} was trained with "
                                          f"another model ({'; '.join(diff)}); use its config or a new --workdir")
 
-    abstract = abstract_like(jax.eval_shape(create, jax.random.key(config.seed)), state_sh)
-    restored = ckpt.restore_latest(abstract, check)
+    restored = ckpt.restore_latest(prog.abstract_state(), check)
     if restored is None:
-        return create(jax.random.key(config.seed)), 0
+        return prog.create_fn()(jax.random.key(config.seed)), 0
     state, _, step = restored
     return state, step
