@@ -3,8 +3,9 @@
 Phase `meta`: English-only MLM (generalization). Phase `xling`: MLM on all
 languages sampled with alpha = 0.3 (cross-lingual transfer). Sizes:
 `configs/demo.py:smoke` (tiny, tests), `:demo` (minutes on a laptop; the default).
+A mesh preset may follow the size: `configs/demo.py:demo,fsdp` (see config.MESH_PRESETS).
 """
-from xlmeta_jax.config import base_config, phase
+from xlmeta_jax.config import apply_preset, base_config, config_arg, phase
 
 SIZES = {
     # seq, batch, hidden, layers, heads, mlp, vocab, meta steps, xling steps
@@ -14,11 +15,10 @@ SIZES = {
 
 
 def get_config(arg: str = "demo"):
-    arg = arg or "demo"
-    if arg not in SIZES:
-        raise ValueError(f"configs/demo.py: unknown size {arg!r}; choose one of {sorted(SIZES)}")
+    arg, preset = config_arg(arg, {"demo": None, **SIZES}, "configs/demo.py")
     s = SIZES[arg]
     c = base_config()
+    apply_preset(c, preset)
     c.data.seq_len = s["seq"]
     c.tokenizer.vocab_size = s["vocab"]
     c.model.update(hidden=s["hidden"], layers=s["layers"], heads=s["heads"], mlp=s["mlp"])

@@ -66,19 +66,48 @@ def base_config() -> config_dict.ConfigDict:
     c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
     c.checkpoint = dict(every=200, keep=3)
     c.mesh = dict(data=-1, fsdp=1, tensor=1)
-    # The only place a mesh axis is named: logical axis -> mesh axis (or None = replicated).
+    # The only place a mesh axis is named: logical axis -> mesh axis (None = replicated).
+    # One table serves every preset of MESH_PRESETS: an axis of size 1 shards nothing.
     c.logical_axis_rules = [
-        ("batch", ("data", "fsdp")),
+        ("batch", ("data", "fsdp")),  # activations and batches: data parallel over data x fsdp
         ("length", None),
-        ("embed", None),
+        ("act_embed", None),
+        ("act_heads", "tensor"),
+        ("act_mlp", "tensor"),
+        ("embed", "fsdp"),  # parameters (and Adam moments) sharded ZeRO-3 style over fsdp
         ("vocab", "tensor"),
         ("heads", "tensor"),
-        ("kv", None),
         ("mlp", "tensor"),
+        ("kv", None),
         ("positions", None),
         ("embed_out", None),
+        ("layers", None),
     ]
     return c
+
+
+# Mesh shapes for the usual strategies (sizes: -1 = the rest of the devices).
+MESH_PRESETS = {
+    "dp": dict(data=-1, fsdp=1, tensor=1),  # pure data parallel: parameters replicated
+    "fsdp": dict(data=1, fsdp=-1, tensor=1),  # ZeRO-3: parameters and optimizer state sharded
+    "fsdp_tp": dict(data=1, fsdp=-1, tensor=4),  # FSDP across hosts, tensor parallel within
+}
+
+
+def config_arg(arg: str | None, sizes: dict, file: str) -> tuple[str, str]:
+    """'SIZE[,PRESET]' of `--config=FILE:SIZE,PRESET` -> (size, mesh preset or '')."""
+    size, _, preset = (arg or "").partition(",")
+    size = size or next(iter(sizes))
+    if size not in sizes:
+        raise ValueError(f"{file}: unknown size {size!r}; choose one of {sorted(sizes)}")
+    if preset and preset not in MESH_PRESETS:
+        raise ValueError(f"{file}: unknown mesh preset {preset!r}; choose one of {sorted(MESH_PRESETS)}")
+    return size, preset
+
+
+def apply_preset(config: config_dict.ConfigDict, preset: str) -> None:
+    if preset:
+        config.mesh.update(MESH_PRESETS[preset])
 
 
 def total_steps(config: config_dict.ConfigDict) -> int:

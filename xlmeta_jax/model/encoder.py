@@ -3,7 +3,8 @@
 Post-LayerNorm blocks, exact GELU, learned absolute positions that start at
 padding_idx + 1 = 2, a single token type, and the MLM head (dense, GELU,
 LayerNorm, decoder tied to the word embeddings, output bias). Every parameter
-and activation names its logical axes; `config.logical_axis_rules` decides how
+and activation names its logical axes (activations use `act_*` names so that
+FSDP can shard a parameter's `embed` axis while activations stay whole there); `config.logical_axis_rules` decides how
 they map onto the mesh. Attention is restricted to tokens of the same segment
 (packed documents never see each other). The vocabulary projection runs only
 at the prediction slots (fairseq's trick): for a small model it is most of the
@@ -93,13 +94,13 @@ class SelfAttention(nn.Module):
         head_dim = cfg.hidden // cfg.heads
         proj = lambda name: _dense((cfg.heads, head_dim), ("embed", "heads", "kv"), cfg, name)  # noqa: E731
         q, k, v = (proj(n)(x) for n in ("query", "key", "value"))
-        q = _constrain(q, ("batch", "length", "heads", "kv"))
+        q = _constrain(q, ("batch", "length", "act_heads", "kv"))
         scores = jnp.einsum("bqhd,bkhd->bhqk", q / jnp.sqrt(head_dim).astype(q.dtype), k) + bias
         probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(cfg.dtype)
         probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
         ctx = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
         out = _dense(cfg.hidden, ("heads", "kv", "embed"), cfg, "output", n_in=2)(ctx)
-        return _constrain(out, ("batch", "length", "embed"))
+        return _constrain(out, ("batch", "length", "act_embed"))
 
 
 class Layer(nn.Module):
@@ -113,10 +114,10 @@ class Layer(nn.Module):
         h = SelfAttention(cfg, name="attention")(x, bias, deterministic)
         x = _layer_norm(cfg, "attention_norm")(x + drop(h, deterministic=deterministic))
         h = gelu(_dense(cfg.mlp, ("embed", "mlp"), cfg, "intermediate")(x))
-        h = _constrain(h, ("batch", "length", "mlp"))
+        h = _constrain(h, ("batch", "length", "act_mlp"))
         h = _dense(cfg.hidden, ("mlp", "embed"), cfg, "output")(h)
         x = _layer_norm(cfg, "output_norm")(x + drop(h, deterministic=deterministic))
-        return _constrain(x, ("batch", "length", "embed"))
+        return _constrain(x, ("batch", "length", "act_embed"))
 
 
 class Encoder(nn.Module):
@@ -149,7 +150,7 @@ class Encoder(nn.Module):
         x = (self.word_embeddings(tokens) + self.position_embeddings(positions)
              + self.token_type_embeddings(jnp.zeros_like(tokens)))
         x = self.dropout(self.embeddings_norm(x), deterministic=deterministic)
-        x = _constrain(x, ("batch", "length", "embed"))
+        x = _constrain(x, ("batch", "length", "act_embed"))
         same = (segment_ids[:, :, None] == segment_ids[:, None, :]) & (segment_ids[:, None, :] > 0)
         bias = jnp.where(same, 0.0, jnp.finfo(self.cfg.dtype).min).astype(self.cfg.dtype)[:, None]
         for block in self.blocks:
