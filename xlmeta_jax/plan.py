@@ -32,13 +32,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
-        overrides = [a for a in argv if a.startswith("--config.")]
-        try:
-            flags.FLAGS(argv[:1] + [a for a in argv[1:] if not a.startswith("--config.")])
-            message = config_lib.unknown_override(_CONFIG.value, overrides) or str(e)
-        except Exception as e2:  # the config file itself or another flag is broken: its message says why
-            message = str(e2)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {plan.explain_flag_error(argv, e)}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -46,6 +40,11 @@ def main(argv):
     del argv
     try:
         config = _CONFIG.value
+        config.phases  # noqa: B018  (a missing or broken config file fails here, lazily)
+    except (OSError, ValueError) as e:
+        print(f"error: --config={flags.FLAGS['config'].serialize().partition('=')[2]}: {e}", file=sys.stderr)
+        sys.exit(2)
+    try:
         mesh = plan.parse_mesh(_MESH.value)
         plan.check_numbers(_MEMORY.value, _PEAK.value, _MFU.value)
         plan.pick_phase(config, _PHASE.value)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import jax
 import numpy as np
 
 from xlmeta_jax.data import tokenizer as tokenizer_lib
@@ -46,6 +47,8 @@ SPM_FILE = tokenizer_lib.MODEL_FILE  # "sentencepiece.bpe.model"
 # ModelConfig fields that are part of the XLM-R architecture (all map onto config.json).
 XLMR_MODEL_FIELDS = ("vocab_size", "hidden", "layers", "heads", "mlp", "max_positions", "dropout",
                      "attention_dropout", "layer_norm_eps", "init_std", "dtype")
+# ModelConfig fields that change how the model runs, not what it computes: not exported.
+EXECUTION_FIELDS = ("remat", "scan_layers")
 
 
 class InteropError(ValueError):
@@ -141,7 +144,8 @@ def _as_model_config(model_cfg: ModelConfig | Mapping[str, Any], *, drop_extra: 
         values = dataclasses.asdict(model_cfg)
     else:
         values = dict(model_cfg)
-    extra = {k: v for k, v in values.items() if k not in XLMR_MODEL_FIELDS and v not in (None, False, 0, "", [], {}, ())}
+    extra = {k: v for k, v in values.items() if k not in XLMR_MODEL_FIELDS + EXECUTION_FIELDS
+             and v not in (None, False, 0, "", [], {}, ())}
     if extra and not drop_extra:
         names = ", ".join(f"config.model.{k}={v!r}" for k, v in sorted(extra.items()))
         raise InteropError(
@@ -259,6 +263,15 @@ def _unstack_layers(flat: dict[str, Any]) -> dict[str, Any]:
                 out[f"layer_{i}/{rest}"] = v[i]
         else:
             out[path] = v
+    return out
+
+
+def stack_layers(params: Mapping, num_layers: int) -> dict:
+    """Per-layer `layer_{i}` subtrees -> one `layers` subtree with a leading [layers] axis
+    (the layout of a scanned encoder); the inverse of `_unstack_layers`."""
+    layers = [params[f"layer_{i}"] for i in range(num_layers)]
+    out = {k: v for k, v in params.items() if not k.startswith("layer_")}
+    out["layers"] = jax.tree.map(lambda *xs: np.stack(xs), *layers)
     return out
 
 
@@ -517,6 +530,8 @@ def params_for_run(hf_dir: str | Path, model_cfg: ModelConfig) -> tuple[dict, Pa
         raise InteropError(f"config.init.from_hf: the run's tokenizer gives vocab_size {model_cfg.vocab_size} but "
                            f"{conf_path} has vocab_size={hf_cfg['vocab_size']}; the run must use {spm_path} "
                            f"(copy it to WORKDIR/tokenizer/ before the first step, or use a new --workdir)")
+    if model_cfg.scan_layers:
+        params = stack_layers(params, model_cfg.layers)
     return params, spm_path
 
 

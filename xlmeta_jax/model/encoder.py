@@ -34,6 +34,8 @@ class ModelConfig:
     layer_norm_eps: float = 1e-5
     init_std: float = 0.02
     dtype: str = "float32"
+    remat: str = "none"  # recompute in the backward pass: 'none', 'dots' (keep matmul outputs), 'full'
+    scan_layers: bool = False  # one scanned layer (stacked params): compile time independent of depth
 
     @classmethod
     def from_config(cls, model_cfg, vocab_size: int) -> "ModelConfig":
@@ -104,11 +106,13 @@ class SelfAttention(nn.Module):
 
 
 class Layer(nn.Module):
-    """One post-LayerNorm transformer block, as in BERT/RoBERTa/XLM-R."""
+    """One post-LayerNorm transformer block, as in BERT/RoBERTa/XLM-R.
+
+    Returns (x, None): the carry/output shape nn.scan wants, also when not scanned."""
     cfg: ModelConfig
 
     @nn.compact
-    def __call__(self, x: Array, bias: Array, deterministic: bool) -> Array:
+    def __call__(self, x: Array, bias: Array, deterministic: bool) -> tuple[Array, None]:
         cfg = self.cfg
         drop = nn.Dropout(cfg.dropout)
         h = SelfAttention(cfg, name="attention")(x, bias, deterministic)
@@ -117,7 +121,24 @@ class Layer(nn.Module):
         h = _constrain(h, ("batch", "length", "act_mlp"))
         h = _dense(cfg.hidden, ("mlp", "embed"), cfg, "output")(h)
         x = _layer_norm(cfg, "output_norm")(x + drop(h, deterministic=deterministic))
-        return _constrain(x, ("batch", "length", "act_embed"))
+        return _constrain(x, ("batch", "length", "act_embed")), None
+
+
+REMAT_POLICIES = {"dots": jax.checkpoint_policies.checkpoint_dots, "full": None}
+
+
+def layer_stack(cfg: ModelConfig) -> list[nn.Module]:
+    """The encoder's blocks: per-layer modules `layer_i`, or one scanned `layers` module
+    whose params carry a leading [layers] axis; optionally rematerialized."""
+    block = Layer
+    if cfg.remat != "none":
+        block = nn.remat(Layer, policy=REMAT_POLICIES[cfg.remat], static_argnums=(3,))
+    if not cfg.scan_layers:
+        return [block(cfg, name=f"layer_{i}") for i in range(cfg.layers)]
+    scanned = nn.scan(block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
+                      in_axes=(nn.broadcast, nn.broadcast), length=cfg.layers,
+                      metadata_params={nn.PARTITION_NAME: "layers"})
+    return [scanned(cfg, name="layers")]
 
 
 class Encoder(nn.Module):
@@ -139,7 +160,7 @@ class Encoder(nn.Module):
             embedding_init=nn.with_logical_partitioning(emb_init, (None, "embed")))
         self.embeddings_norm = _layer_norm(cfg, "embeddings_norm")
         self.dropout = nn.Dropout(cfg.dropout)
-        self.blocks = [Layer(cfg, name=f"layer_{i}") for i in range(cfg.layers)]
+        self.blocks = layer_stack(cfg)
         self.lm_dense = _dense(cfg.hidden, ("embed", "embed_out"), cfg, "lm_dense")
         self.lm_norm = _layer_norm(cfg, "lm_norm")
         self.lm_bias = self.param("lm_bias", nn.with_logical_partitioning(nn.initializers.zeros, ("vocab",)),
@@ -154,7 +175,7 @@ class Encoder(nn.Module):
         same = (segment_ids[:, :, None] == segment_ids[:, None, :]) & (segment_ids[:, None, :] > 0)
         bias = jnp.where(same, 0.0, jnp.finfo(self.cfg.dtype).min).astype(self.cfg.dtype)[:, None]
         for block in self.blocks:
-            x = block(x, bias, deterministic)
+            x, _ = block(x, bias, deterministic)
         return x
 
     def mlm_logits(self, hidden: Array) -> Array:

@@ -251,6 +251,12 @@ class Plan:
         return self.xla_matmul_flops * self.devices / self.analytic["train"]
 
 
+def state_bytes(prog) -> tuple[int, int]:
+    """(parameter, optimizer-state) bytes per device of a built Program's train state."""
+    state = prog.abstract_state()
+    return shard_bytes(state.params, prog.state_sh.params), shard_bytes(state.opt_state, prog.state_sh.opt_state)
+
+
 def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
     """Lowers and compiles one phase's train step on all of this process's devices.
 
@@ -270,6 +276,7 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
         step, _ = prog.train_step(phase)
         state, batch = prog.abstract_state(), prog.abstract_batch(phase)
         compiled = step.lower(state, batch).compile()
+    param_bytes, opt_bytes = state_bytes(prog)
     mem = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost  # older jax: one dict per module
@@ -280,8 +287,7 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
         phase=phase.name, mesh=config_lib.mesh_shape(config.mesh, n), devices=n, vocab_size=vocab_size,
         batch=int(phase.batch_size), seq_len=seq, predictions=preds,
         param_count=sum(math.prod(x.shape) for x in jax.tree.leaves(state.params)),
-        param_bytes=shard_bytes(state.params, prog.state_sh.params),
-        opt_bytes=shard_bytes(state.opt_state, prog.state_sh.opt_state),
+        param_bytes=param_bytes, opt_bytes=opt_bytes,
         argument_bytes=int(mem.argument_size_in_bytes), output_bytes=int(mem.output_size_in_bytes),
         alias_bytes=int(mem.alias_size_in_bytes), temp_bytes=int(mem.temp_size_in_bytes),
         xla_flops=float(cost.get("flops", float("nan"))), xla_matmul_flops=matmul_flops(compiled.as_text()),
@@ -370,6 +376,31 @@ def launch_worker(module: str, argv: list[str], num_devices: int) -> int:
     """
     cmd = [sys.executable, "-m", module, *argv]
     return subprocess.run(cmd, env=worker_env(num_devices)).returncode
+
+
+def explain_flag_error(argv: list[str], error: Exception) -> str:
+    """The message for a failed flag parse: an unknown `--config.a.b=v` key names its path and
+    the keys that do exist (ml_collections' own message names only the last part).
+
+    The config file is loaded afresh: after a failed parse, absl's config flag keeps the bad
+    override and fails the same way on every re-parse.
+    """
+    import importlib.util
+
+    overrides = [a for a in argv[1:] if a.startswith("--config.")]
+    files = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")]
+    if not overrides or not files:
+        text = str(error)  # ml_collections embeds the config file's traceback: keep its last line
+        return text if "Traceback" not in text else f"--config: {text.strip().splitlines()[-1]}"
+    path, _, arg = files[-1].partition(":")
+    try:
+        spec = importlib.util.spec_from_file_location("_plan_config", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        config = module.get_config(arg) if arg else module.get_config()
+    except Exception as e:  # the config file itself is broken: its own message says why
+        return f"--config={files[-1]}: {e}"
+    return config_lib.unknown_override(config, overrides) or str(error)
 
 
 def num_devices(mesh: dict[str, int]) -> int:

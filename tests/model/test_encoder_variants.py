@@ -1,0 +1,56 @@
+"""Execution options change how the encoder runs, never what it computes: rematerialized
+and scanned encoders give the per-layer encoder's outputs and gradients."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from xlmeta_jax.interop.hf import _flatten, _unstack_layers, stack_layers
+from xlmeta_jax.model.encoder import Encoder, ModelConfig
+
+CFG = dict(vocab_size=60, hidden=32, layers=3, heads=2, mlp=64, dropout=0.0, attention_dropout=0.0)
+
+
+def inputs():
+    rng = np.random.default_rng(0)
+    tok = jnp.asarray(rng.integers(4, 60, (2, 16)), jnp.int32)
+    pos = jnp.broadcast_to(jnp.arange(16) + 2, (2, 16))
+    seg = jnp.asarray(np.repeat([[1] * 9 + [2] * 5 + [0] * 2], 2, 0), jnp.int32)
+    return tok, pos, seg, jnp.asarray([[1, 5, 10], [0, 3, 12]], jnp.int32)
+
+
+def loss_and_grads(cfg, params):
+    tok, pos, seg, mp = inputs()
+    model = Encoder(ModelConfig(**cfg))
+    f = lambda p: model.apply({"params": p}, tok, pos, seg, mlm_positions=mp)["mlm_logits"].astype(jnp.float32).std()  # noqa: E731
+    return jax.jit(jax.value_and_grad(f))(params)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    tok, pos, seg, mp = inputs()
+    model = Encoder(ModelConfig(**CFG))
+    params = nn.unbox(jax.jit(lambda r: model.init(r, tok, pos, seg, mlm_positions=mp))(jax.random.key(0)))["params"]
+    return params, loss_and_grads(CFG, params)
+
+
+@pytest.mark.parametrize("remat", ["full"])
+def test_remat_changes_nothing(reference, remat):
+    params, (loss, grads) = reference
+    loss2, grads2 = loss_and_grads(dict(CFG, remat=remat), params)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), grads2, grads)
+
+
+@pytest.mark.parametrize("remat", ["dots"])
+def test_scanned_layers_equal_per_layer(reference, remat):
+    params, (loss, grads) = reference
+    stacked = stack_layers(params, CFG["layers"])
+    assert stacked["layers"]["attention"]["query"]["kernel"].shape == (3, 32, 2, 16)
+    loss2, grads2 = loss_and_grads(dict(CFG, scan_layers=True, remat=remat), stacked)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-6)
+    flat, flat2 = _flatten(grads), _unstack_layers(_flatten(grads2))
+    assert flat.keys() == flat2.keys()
+    for k in flat:
+        np.testing.assert_allclose(flat2[k], flat[k], rtol=1e-5, atol=1e-7, err_msg=k)
