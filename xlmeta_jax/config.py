@@ -49,10 +49,13 @@ def base_config() -> config_dict.ConfigDict:
         hidden=256, layers=4, heads=4, mlp=1024, max_positions=514,
         dropout=0.1, attention_dropout=0.1, layer_norm_eps=1e-5, init_std=0.02,
         dtype="float32",  # activation dtype; params stay float32
+        remat="none",  # 'none', 'dots' (recompute all but matmul outputs), 'full' (recompute all)
+        scan_layers=False,  # scan one layer over stacked params: compile time independent of depth
     )
     c.optimizer = dict(
         learning_rate=5e-4, warmup_steps=100, schedule="linear",  # decay to 0 over all phases
         b1=0.9, b2=0.98, eps=1e-6, weight_decay=0.01, clip_norm=1.0,
+        accumulate=1,  # gradient accumulation: each step's batch runs as this many micro-batches
     )
     c.phases = [
         phase("meta", 100, 16, dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
@@ -170,6 +173,10 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
     if m.dtype not in ("float32", "bfloat16"):
         _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
+    if m.remat not in ("none", "dots", "full"):
+        _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
+    if config.optimizer.accumulate < 1:
+        _fail("optimizer.accumulate", f"{config.optimizer.accumulate}; give 1 (off) or more micro-batches")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):
         _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
     if config.export_hf.every < 0:
@@ -215,6 +222,10 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if b <= 0 or b % data_parallel:
             _fail(key, f"{b} must be a positive multiple of the data-parallel size {data_parallel} "
                        f"(mesh data*fsdp on {num_devices} devices)")
+        micro = config.optimizer.accumulate
+        if i and b % (data_parallel * micro):
+            _fail(key, f"{b} rows do not split into optimizer.accumulate={micro} micro-batches of a multiple "
+                       f"of the data-parallel size {data_parallel}")
 
 
 def mesh_shape(mesh: Any, num_devices: int) -> dict[str, int]:

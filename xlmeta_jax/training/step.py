@@ -61,8 +61,35 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Arra
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=state_rng)
 
 
+def micro_batches(batch: dict, k: int) -> dict:
+    """[B, ...] leaves -> [k, B/k, ...]; micro-batch i takes rows i, i+k, ... so that each
+    one still spreads over every data-parallel device."""
+    return jax.tree.map(lambda x: x.reshape((x.shape[0] // k, k) + x.shape[1:]).swapaxes(0, 1), batch)
+
+
+def accumulated(grad_fn: Callable, k: int) -> Callable:
+    """grad_fn(params, batch, rng) -> ((loss, metrics), grads), averaged over k micro-batches
+    run one after another (a lax.scan), so activation memory is that of B/k rows."""
+    if k == 1:
+        return grad_fn
+
+    def run(params, batch, rng):
+        def body(acc, xs):
+            i, micro = xs
+            out = grad_fn(params, micro, jax.random.fold_in(rng, i))
+            return jax.tree.map(lambda a, b: a + b / k, acc, out), None
+
+        micros = micro_batches(batch, k)
+        shapes = jax.eval_shape(grad_fn, params, jax.tree.map(lambda x: x[0], micros), rng)
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        out, _ = jax.lax.scan(body, zeros, (jnp.arange(k), micros))
+        return out
+    return run
+
+
 def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float]],
-                    tx: optax.GradientTransformation, schedule: optax.Schedule) -> tuple[Callable, list[int]]:
+                    tx: optax.GradientTransformation, schedule: optax.Schedule,
+                    accumulate: int = 1) -> tuple[Callable, list[int]]:
     """The step of one phase: sum of weight * loss over its objectives.
 
     Returns (step_fn, traces): `traces[0]` counts how often JAX traced the step,
@@ -81,7 +108,8 @@ def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float]],
     def step_fn(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         traces[0] += 1
         rng = jax.random.fold_in(state.rng, state.step)
-        (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, rng)
+        grad_fn = accumulated(jax.value_and_grad(loss_fn, has_aux=True), accumulate)
+        (loss, metrics), grads = grad_fn(state.params, batch, rng)
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         # A non-finite loss or gradient must never reach the state: keep the old params and
