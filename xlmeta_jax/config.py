@@ -37,6 +37,10 @@ def base_config() -> config_dict.ConfigDict:
         seq_len=128,
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
         min_chars=1,  # shorter lines are skipped
+        source="corpus",  # 'corpus': a corpus folder (corpus_dir); 'tfds': datasets by name (data.tfds)
+        # For source='tfds': `name` with {lang} filled per language; valid = the first valid_docs of valid_split.
+        tfds=dict(name="wikipedia/20230601.{lang}", data_dir="", train_split="train[1000:]",
+                  valid_split="train[:1000]", text_key="text"),
     )
     c.tokenizer = dict(
         vocab_size=8000,  # sentencepiece pieces; the model adds <pad> and <mask>
@@ -163,6 +167,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     names = [p.name for p in config.phases]
     if len(set(names)) != len(names):
         _fail("phases", f"phase names must be unique, got {names}")
+    if config.data.source not in ("corpus", "tfds"):
+        _fail("data.source", f"{config.data.source!r}; allowed: 'corpus', 'tfds'")
     m = config.model
     if m.hidden % m.heads:
         _fail("model.hidden", f"{m.hidden} is not divisible by model.heads={m.heads}")

@@ -76,3 +76,32 @@ def read_lines(path: str | Path, min_chars: int = 1) -> list[str]:
 
 def mono_file(corpus_dir: str | Path, lang: str, split: str) -> Path:
     return Path(corpus_dir) / "mono" / f"{lang}.{split}.txt"
+
+
+def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int | None,
+              min_chars: int = 1) -> list[str]:
+    """Documents (one per record, newlines folded) of a prepared TFDS dataset, by name.
+
+    Reads through `tfds.data_source` (array_record, random access, no TensorFlow needed).
+    """
+    import tensorflow_datasets as tfds  # heavy; only runs that read TFDS pay for it
+
+    where = f"TFDS dataset {name!r} split {split!r} (config.data.tfds)"
+    try:
+        source = tfds.data_source(name, split=split, data_dir=data_dir or None)
+    except Exception as e:  # noqa: BLE001 (tfds raises many kinds for 'not there')
+        raise DataError(f"{where}: cannot be opened ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                        f"prepare it in array_record format under config.data.tfds.data_dir "
+                        f"(e.g. `tfds build {name.split('/')[0]} --file_format=array_record`)") from None
+    n = len(source) if not limit else min(limit, len(source))
+    docs = []
+    for i in range(n):
+        text = source[i][text_key]
+        text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+        text = " ".join(text.split())
+        if len(text) >= min_chars:
+            docs.append(text)
+    if not docs:
+        raise DataError(f"{where}: no document with at least config.data.min_chars={min_chars} characters "
+                        f"in field {text_key!r}")
+    return docs

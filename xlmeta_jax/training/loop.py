@@ -45,6 +45,12 @@ class Corpus:
 
 def phase_languages(config) -> list[list[str]]:
     """Per phase, the languages its mono stream reads, resolved against the corpus."""
+    if config.data.source == "tfds":
+        for i, p in enumerate(config.phases):
+            if p.streams.mono.languages == "all":
+                raise config_lib.ConfigError(f"config.phases[{i}].streams.mono.languages: 'all' needs a corpus "
+                                             f"folder; with data.source='tfds' list the languages")
+        return [list(p.streams.mono.languages) for p in config.phases]
     corpus_dir = corpus_path(config.data)
     available = sources.mono_languages(corpus_dir)
     return [sources.resolve_languages(p.streams.mono.languages, available, f"phases[{i}].streams.mono.languages")
@@ -79,8 +85,14 @@ def local_rows(batch_size: int) -> slice:
 
 def read_corpus(config, languages: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Train and valid lines per language; every data mistake surfaces here, before any write."""
-    corpus_dir = corpus_path(config.data)
     cap, m = config.data.max_docs_per_language or None, config.data.min_chars
+    if config.data.source == "tfds":
+        t = config.data.tfds
+        read = lambda lang, split, limit: sources.read_tfds(  # noqa: E731
+            t.name.format(lang=lang), split, data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=m)
+        return ({l: read(l, t.train_split, cap) for l in languages},
+                {l: read(l, t.valid_split, None) for l in languages})
+    corpus_dir = corpus_path(config.data)
     train = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in languages}
     valid = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in languages}
     return train, valid

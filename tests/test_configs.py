@@ -1,0 +1,29 @@
+"""Every config file builds, validates and locks at every size; the paper-scale ones
+describe XLM-R base/large and read TFDS by name."""
+import pytest
+
+from tests.conftest import ROOT, load_config
+from xlmeta_jax import config as config_lib
+from xlmeta_jax.objectives import registry
+
+FILES = sorted(p.stem for p in (ROOT / "configs").glob("*.py"))
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("size", ["smoke", "demo"])
+def test_small_sizes_validate_on_one_device(name, size):
+    c = load_config(name, size)
+    config_lib.validate(c, registry.streams_by_objective(), 1)
+    assert all(p.steps >= 10 for p in c.phases)
+    with pytest.raises(AttributeError):
+        c.not_a_key = 1  # locked
+
+
+@pytest.mark.parametrize("name, arch", [("xlm_meta_base", (768, 12, 12, 3072)), ("xlm_meta_large", (1024, 24, 16, 4096))])
+def test_paper_scale(name, arch):
+    c = load_config(name)
+    assert (c.model.hidden, c.model.layers, c.model.heads, c.model.mlp) == arch
+    assert (c.tokenizer.vocab_size + 2, c.data.seq_len, c.data.source) == (250_002, 512, "tfds")
+    assert (c.model.dtype, c.model.scan_layers) == ("bfloat16", True)
+    config_lib.validate(c, registry.streams_by_objective(), 64)
+    assert config_lib.mesh_shape(load_config(name, "base,fsdp_tp").mesh, 64) == {"data": 1, "fsdp": 16, "tensor": 4}
