@@ -17,6 +17,7 @@ setup(
         "absl-py>=2.1,<3",
         "sentencepiece>=0.2.0,<0.3",
         "tensorflow-datasets>=4.9.10,<4.10",
+        "importlib_resources>=6,<8",  # tfds's dataset preparation imports it without declaring it
         "grain>=0.2.18,<0.3",
         "numpy>=2.0,<2.5",
         "tensorboardX>=2.6,<2.7",
