@@ -3,7 +3,8 @@
 Phase `meta`: English-only MLM; phase `xling`: MLM over LANGUAGES sampled with
 alpha = 0.3 (XLM-R). Architecture XLM-R base: 12 layers, hidden 768, 12 heads,
 MLP 3072, vocabulary 250,002, sequences of 512; bf16 activations with float32
-parameters, layers scanned and rematerialized ('dots'), FSDP mesh by default.
+parameters, layers scanned and rematerialized ('full'), 4 accumulated micro-batches
+per step, FSDP mesh by default.
 Datasets: `wikipedia/20230601.<lang>` prepared as array_record in
 config.data.tfds.data_dir (see README "Scaling out").
 
@@ -27,7 +28,9 @@ def build(arg, arch: dict, file: str):
         c.model.update(arch)
         c.data.update(source="tfds", seq_len=512)
         c.tokenizer.update(vocab_size=250_000, sample_lines=10_000_000)
-        c.optimizer.update(learning_rate=6e-4 if arch["layers"] <= 12 else 2.5e-4, warmup_steps=10_000)
+        c.optimizer.update(learning_rate=6e-4 if arch["layers"] <= 12 else 2.5e-4, warmup_steps=10_000,
+                           accumulate=4)  # with remat 'full': 4.8 GB per device on 64 (python -m xlmeta_jax.plan)
+        c.model.remat = "full"
         langs, steps, batch = LANGUAGES, (20_000, 180_000), 2048
         c.update(log_every=100)
         c.eval.update(every=5000, batch_size=256, rows_per_language=1024)

@@ -83,7 +83,7 @@ def test_cli_unknown_key_and_exit_codes(tiny_corpus, tmp_path):
     workdir.mkdir()
     (workdir / "keep.txt").write_text("precious")
     r = cli("--config=configs/demo.py:smoke", f"--workdir={workdir}", "--config.optimizer.lrr=3")
-    assert r.returncode != 0 and "lrr" in r.stderr
+    assert r.returncode == 2 and "config.optimizer.lrr: unknown config key" in r.stderr, r.stderr
     r = cli("--config=configs/demo.py:smoke", f"--workdir={workdir}", f"--config.data.corpus_dir={tiny_corpus}",
             "--config.phases[1].steps=0")
     assert r.returncode == 2

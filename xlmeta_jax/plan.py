@@ -32,7 +32,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
-        print(f"error: {plan.explain_flag_error(argv, e)}", file=sys.stderr)
+        print(f"error: {config_lib.explain_flag_error(argv, e)}", file=sys.stderr)
         sys.exit(2)
 
 

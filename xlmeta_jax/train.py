@@ -28,13 +28,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
-        overrides = [a for a in argv if a.startswith("--config.")]
-        try:
-            flags.FLAGS(argv[:1] + [a for a in argv[1:] if not a.startswith("--config.")])
-            message = config_lib.unknown_override(_CONFIG.value, overrides) or str(e)
-        except Exception as e2:  # the config file itself is broken: its own message says why
-            message = str(e2)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {config_lib.explain_flag_error(argv, e)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -388,30 +388,5 @@ def launch_worker(module: str, argv: list[str], num_devices: int) -> int:
     return subprocess.run(cmd, env=worker_env(num_devices)).returncode
 
 
-def explain_flag_error(argv: list[str], error: Exception) -> str:
-    """The message for a failed flag parse: an unknown `--config.a.b=v` key names its path and
-    the keys that do exist (ml_collections' own message names only the last part).
-
-    The config file is loaded afresh: after a failed parse, absl's config flag keeps the bad
-    override and fails the same way on every re-parse.
-    """
-    import importlib.util
-
-    overrides = [a for a in argv[1:] if a.startswith("--config.")]
-    files = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")]
-    if not overrides or not files:
-        text = str(error)  # ml_collections embeds the config file's traceback: keep its last line
-        return text if "Traceback" not in text else f"--config: {text.strip().splitlines()[-1]}"
-    path, _, arg = files[-1].partition(":")
-    try:
-        spec = importlib.util.spec_from_file_location("_plan_config", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        config = module.get_config(arg) if arg else module.get_config()
-    except Exception as e:  # the config file itself is broken: its own message says why
-        return f"--config={files[-1]}: {e}"
-    return config_lib.unknown_override(config, overrides) or str(error)
-
-
 def num_devices(mesh: dict[str, int]) -> int:
     return math.prod(mesh.values())
