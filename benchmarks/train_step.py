@@ -41,7 +41,7 @@ def main():
     tx = step_lib.make_optimizer(cfg.optimizer, schedule)
     state = jax.jit(lambda r: nn.unbox(step_lib.init_state(
         model, tx, r, seq_len=a.seq, num_predictions=masking.num_predictions(a.seq, 0.15))))(jax.random.key(0))
-    step_fn, _ = step_lib.make_train_step(model, [(registry.get("mlm"), 1.0)], tx, schedule)
+    step_fn, _ = step_lib.make_train_step(model, [(registry.get("mlm"), 1.0, None)], tx, schedule)
     step_fn = jax.jit(step_fn, donate_argnums=0)
     rng = np.random.default_rng(0)
     batches = [random_batch(rng, a.vocab, a.batch, a.seq) for _ in range(4)]

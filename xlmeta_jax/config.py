@@ -15,7 +15,7 @@ from typing import Any
 from ml_collections import config_dict
 
 MESH_AXES = ("data", "fsdp", "tensor")
-KNOWN_STREAMS = ("mono",)
+KNOWN_STREAMS = ("mono", "parallel")
 
 
 class ConfigError(ValueError):
@@ -38,6 +38,7 @@ def base_config() -> config_dict.ConfigDict:
         seq_len=128,
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
         min_chars=1,  # shorter lines are skipped
+        max_align=16,  # dictionary word pairs kept per translation pair (token-level contrast)
         source="corpus",  # 'corpus': a corpus folder (corpus_dir); 'tfds': datasets by name (data.tfds)
         # For source='tfds': `name` with {lang} filled per language; valid = the first valid_docs of valid_split.
         tfds=dict(name="wikipedia/20230601.{lang}", data_dir="", train_split="train[1000:]",
@@ -56,6 +57,8 @@ def base_config() -> config_dict.ConfigDict:
         dtype="float32",  # activation dtype; params stay float32
         remat="none",  # 'none', 'dots' (recompute all but matmul outputs), 'full' (recompute all)
         scan_layers=False,  # scan one layer over stacked params: compile time independent of depth
+        languages=0,  # > 0: language embeddings (XLM's TLM); at least the run's number of languages
+        prompt_pool=0, prompt_length=4, prompt_top_k=2,  # XLM-P prompt pool (0 = off)
     )
     c.optimizer = dict(
         learning_rate=5e-4, warmup_steps=100, schedule="linear",  # decay to 0 over all phases
@@ -67,6 +70,11 @@ def base_config() -> config_dict.ConfigDict:
         phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
     ]
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
+    # Options of objectives (phases name objectives and weights; see docs/methods.md).
+    c.objectives = dict(
+        seq_contrast=dict(pooling="mean", layer=-1, temperature=0.05),
+        tok_contrast=dict(layer=-1, temperature=0.1, dictionary=""),  # '' = single-word pairs of the corpus
+    )
     c.init = dict(from_hf="")  # a Hugging Face XLM-R folder to start from (its tokenizer included)
     # Hugging Face exports during training, to export.dir (default WORKDIR/hf/step_N).
     c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
@@ -180,6 +188,16 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
     if m.dtype not in ("float32", "bfloat16"):
         _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
+    if m.prompt_pool and not 0 < m.prompt_top_k <= m.prompt_pool:
+        _fail("model.prompt_top_k", f"{m.prompt_top_k}; must be in 1..model.prompt_pool={m.prompt_pool}")
+    if config.objectives.seq_contrast.pooling not in ("mean", "first"):
+        _fail("objectives.seq_contrast.pooling", f"{config.objectives.seq_contrast.pooling!r}; allowed: 'mean', 'first'")
+    for name in ("seq_contrast", "tok_contrast"):
+        if config.objectives[name].temperature <= 0:
+            _fail(f"objectives.{name}.temperature", f"{config.objectives[name].temperature}; must be > 0")
+        if not -m.layers - 1 <= config.objectives[name].layer <= m.layers:
+            _fail(f"objectives.{name}.layer", f"{config.objectives[name].layer}; must be in "
+                                              f"{-m.layers - 1}..{m.layers} (0 = embeddings, -1 = last)")
     if m.remat not in ("none", "dots", "full"):
         _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
     if config.optimizer.accumulate < 1:

@@ -100,7 +100,7 @@ def _stream(langs=("en", "de"), probs=None, n_docs=(60, 20)) -> MonoStream:
     packed = {l: pack(_docs(l, np.random.default_rng(i).integers(1, 20, n), 10 + i), SEQ)
               for i, (l, n) in enumerate(zip(langs, n_docs))}
     probs = probs or {l: 1.0 / len(langs) for l in langs}
-    return MonoStream(packed, probs, MASKING)
+    return MonoStream(packed, probs, MASKING, {l: i for i, l in enumerate(packed)})
 
 
 def _phase(stream=None, **kw) -> PhaseData:
@@ -125,7 +125,7 @@ def test_batch_is_a_pure_function_of_seed_phase_step():
     p = math.ceil(0.15 * SEQ)
     shapes = {k: v.shape for k, v in b5.items()}
     assert shapes == {"tokens": (8, SEQ), "positions": (8, SEQ), "segment_ids": (8, SEQ), "mlm_positions": (8, p),
-                      "targets": (8, p), "weights": (8, p), "lang": (8,)}
+                      "targets": (8, p), "weights": (8, p), "lang": (8,), "langs": (8, SEQ)}
 
 
 def test_two_host_slices_concatenate_to_the_global_batch():
@@ -165,7 +165,7 @@ def test_rows_keep_specials_and_mask_the_right_count():
 
 
 def test_english_only_stream_gives_english_rows():
-    stream = MonoStream({"en": _stream().packed["en"]}, {"en": 1.0}, MASKING)
+    stream = MonoStream({"en": _stream().packed["en"]}, {"en": 1.0}, MASKING, {"en": 0})
     for step in range(5):
         b = _phase(stream).batch(step)["mono"]
         assert (b["lang"] == 0).all()
@@ -234,7 +234,7 @@ def test_iterate_yields_the_batches_of_batch():
 def test_eval_batches_fixed_shape_and_padding(max_rows, n_batches):
     packed = pack(_docs("en", [10, 9, 12, 11, 10, 8, 13, 10, 9, 12], 5), SEQ)  # one doc per row
     assert len(packed) == 10
-    batches = eval_batches(packed, MASKING, batch_size=4, max_rows=max_rows, seed=0)
+    batches = eval_batches(packed, MASKING, batch_size=4, max_rows=max_rows, seed=0, lang_id=0)
     assert len(batches) == n_batches
     n = min(10, max_rows)
     p = math.ceil(0.15 * SEQ)
@@ -247,5 +247,5 @@ def test_eval_batches_fixed_shape_and_padding(max_rows, n_batches):
     np.testing.assert_array_equal(np.concatenate([b["positions"] for b in batches])[:n], packed.positions[:n])
     maskable = (packed.segment_ids[:n] > 0) & (packed.tokens[:n] >= 4)
     np.testing.assert_array_equal(allw[:n].sum(1), [round(0.15 * int(m)) for m in maskable.sum(1)])
-    again = eval_batches(packed, MASKING, batch_size=4, max_rows=max_rows, seed=0)
+    again = eval_batches(packed, MASKING, batch_size=4, max_rows=max_rows, seed=0, lang_id=0)
     assert all(_equal(a, b) for a, b in zip(batches, again))

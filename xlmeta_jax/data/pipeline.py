@@ -107,6 +107,7 @@ class MonoStream:
     packed: dict[str, Packed]  # language -> rows, in sampling order
     probs: dict[str, float]
     masking: Masking
+    ids: dict[str, int]  # language -> the run's language id (language embeddings, metrics)
 
     def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
         """Rows `rows` of the global batch drawn under `key`; each row has its own masking
@@ -121,14 +122,95 @@ class MonoStream:
             row = take(packed, np.array([int(u[r] * len(packed))]))
             parts.append(self.masking.apply(np.random.default_rng(key + (r,)), row))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        out["lang"] = lang_idx[rows].astype(np.int32)
+        out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
+        out["langs"] = np.broadcast_to(out["lang"][:, None], out["tokens"].shape).copy()
+        return out
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Tokenized English-X pairs of one language, with dictionary word alignments:
+    align[i] is a [k, 2] array of (English piece index, foreign piece index)."""
+    src: list[np.ndarray]
+    tgt: list[np.ndarray]
+    align: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+def side_row(ids: np.ndarray, length: int, lang: int) -> dict[str, np.ndarray]:
+    """`<s> ids </s>` padded to `length` (ids already truncated to length - 2)."""
+    n = len(ids) + 2
+    tokens = np.full(length, PAD, np.int32)
+    tokens[:n] = np.concatenate([[BOS], ids, [EOS]])
+    positions = np.where(np.arange(length) < n, np.arange(length) + POSITION_OFFSET, PAD).astype(np.int32)
+    segments = (np.arange(length) < n).astype(np.int32)
+    return {"tokens": tokens, "positions": positions, "segment_ids": segments,
+            "langs": np.where(segments > 0, lang, 0).astype(np.int32)}
+
+
+def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, max_align: int,
+             src_lang: int, tgt_lang: int) -> dict[str, np.ndarray]:
+    """One translation pair as the three views the parallel objectives read.
+
+    `<s> en </s></s> x </s>` in `seq_len` (positions restart at the second sentence, as in
+    XLM's TLM; one segment, so each side sees the other), each side alone in seq_len // 2,
+    and the dictionary alignments as indices into the pair row.
+    """
+    half = seq_len // 2
+    src, tgt = src[:half - 2], tgt[:half - 2]
+    a, b = side_row(src, half, src_lang), side_row(tgt, half, tgt_lang)
+    ns, nt = len(src) + 2, len(tgt) + 2
+    pair = {k: np.concatenate([a[k][:ns], b[k][:nt], np.zeros(seq_len - ns - nt, np.int32)]) for k in a}
+    pair["tokens"][ns + nt:] = PAD
+    pair["positions"][ns + nt:] = PAD
+    pair["tokens"][ns] = EOS  # the second sentence opens with </s>, as XLM-R pairs do
+    keep = [(i, j) for i, j in align if i < len(src) and j < len(tgt)][:max_align]
+    links = np.zeros((max_align, 2), np.int32)
+    weights = np.zeros(max_align, np.float32)
+    for k, (i, j) in enumerate(keep):
+        links[k], weights[k] = (1 + i, ns + 1 + j), 1.0
+    out = {f"src_{k}": v for k, v in a.items()} | {f"tgt_{k}": v for k, v in b.items()}
+    return out | {f"pair_{k}": v for k, v in pair.items()} | {"align": links, "align_weights": weights}
+
+
+@dataclass(frozen=True)
+class ParallelStream:
+    """English-X pairs drawn from a language mixture; the pair row is masked for TLM."""
+    pairs: dict[str, Pairs]
+    probs: dict[str, float]
+    masking: Masking
+    ids: dict[str, int]
+    english: int  # the run's language id of English
+    seq_len: int
+    max_align: int
+
+    def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
+        langs = list(self.pairs)
+        rng = np.random.default_rng(key)
+        lang_idx = mixture.sample_languages(rng, self.probs, batch_size)
+        u = rng.random(batch_size)
+        parts = []
+        for r in range(batch_size)[rows]:
+            lang = langs[lang_idx[r]]
+            p = self.pairs[lang]
+            i = int(u[r] * len(p))
+            row = pair_row(p.src[i], p.tgt[i], p.align[i], self.seq_len, self.max_align, self.english, self.ids[lang])
+            packed = Packed(row["pair_tokens"][None], row["pair_positions"][None], row["pair_segment_ids"][None])
+            masked = self.masking.apply(np.random.default_rng(key + (r,)), packed)
+            parts.append({k: v[None] for k, v in row.items()} | masked)
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        out["langs"] = out.pop("pair_langs")
+        del out["pair_positions"], out["pair_segment_ids"]  # identical to positions, segment_ids
+        out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
         return out
 
 
 @dataclass(frozen=True)
 class PhaseData:
     """All streams of one phase; `batch(step)` is deterministic in (seed, phase_index, step)."""
-    streams: dict[str, MonoStream]
+    streams: dict[str, MonoStream | ParallelStream]
     batch_size: int
     seed: int
     phase_index: int
@@ -146,11 +228,13 @@ class PhaseData:
         return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch)))
 
 
-def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int) -> list[dict]:
+def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int,
+                 lang_id: int) -> list[dict]:
     """Fixed validation batches for one language; the last is padded with weight-0 rows."""
     n = min(len(packed), max_rows)
     rows = take(packed, np.arange(n))
     out = masking_.apply(np.random.default_rng((seed, 2**31 - 1)), rows)
+    out["langs"] = np.full(out["tokens"].shape, lang_id, np.int32)
     pad = (-n) % batch_size
     if pad:
         out = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in out.items()}
@@ -163,4 +247,4 @@ def batch_shapes(batch_size: int, seq_len: int, num_predictions: int) -> dict[st
     return {"tokens": np.zeros(rows, np.int32), "positions": np.zeros(rows, np.int32),
             "segment_ids": np.zeros(rows, np.int32), "mlm_positions": np.zeros(preds, np.int32),
             "targets": np.zeros(preds, np.int32), "weights": np.zeros(preds, np.float32),
-            "lang": np.zeros((batch_size,), np.int32)}
+            "lang": np.zeros((batch_size,), np.int32), "langs": np.zeros(rows, np.int32)}

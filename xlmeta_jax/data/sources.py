@@ -105,3 +105,33 @@ def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int
         raise DataError(f"{where}: no document with at least config.data.min_chars={min_chars} characters "
                         f"in field {text_key!r}")
     return docs
+
+
+def parallel_file(corpus_dir: str | Path, lang: str, split: str) -> Path:
+    return Path(corpus_dir) / "parallel" / f"en-{lang}.{split}.tsv"
+
+
+def parallel_languages(corpus_dir: str | Path) -> list[str]:
+    """Languages X with an English-X training file, sorted."""
+    folder = Path(corpus_dir) / "parallel"
+    langs = sorted(p.name[len("en-"):-len(".train.tsv")] for p in folder.glob("en-*.train.tsv"))
+    if not langs:
+        raise DataError(f"{folder}: no en-<lang>.train.tsv files; a phase with a parallel stream needs them "
+                        f"(the demo corpus has them; or remove the 'parallel' stream)")
+    return langs
+
+
+def read_pairs(path: str | Path, min_chars: int = 1) -> list[tuple[str, str]]:
+    """`english<TAB>foreign` lines; lines without exactly one tab are skipped and counted."""
+    pairs, bad = [], 0
+    for line in read_lines(path, min_chars):
+        en, tab, x = line.partition("\t")
+        if not tab or "\t" in x or not en.strip() or not x.strip():
+            bad += 1
+            continue
+        pairs.append((en.strip(), x.strip()))
+    if bad:
+        log.warning("%s: skipped %d line(s) that are not 'english<TAB>foreign'", path, bad)
+    if not pairs:
+        raise DataError(f"{path}: no 'english<TAB>foreign' line; fix the file or remove the language")
+    return pairs

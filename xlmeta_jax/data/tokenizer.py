@@ -49,6 +49,16 @@ class Tokenizer:
             out.append(np.where(a == 0, UNK, a + 1).astype(np.int32))
         return out
 
+    def encode_with_offsets(self, lines: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Like `encode`, plus each piece's end offset in bytes of the UTF-8 line (for mapping
+        words found in the text onto pieces)."""
+        out = []
+        for proto in self.sp.encode(lines, return_type="proto", num_threads=0):
+            ids = np.array([p.id for p in proto.pieces], np.int32)
+            ends = np.array([p.end for p in proto.pieces], np.int64)
+            out.append((np.where(ids == 0, UNK, ids + 1).astype(np.int32), ends))
+        return out
+
     def decode(self, ids: np.ndarray) -> str:
         ids = [int(i) - 1 for i in ids if int(i) >= self.first_piece_id and int(i) != self.mask_id]
         return self.sp.decode(ids)

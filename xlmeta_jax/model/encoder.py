@@ -18,6 +18,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from xlmeta_jax.model.prompts import PromptPool
+
 Array = jax.Array
 
 
@@ -36,6 +38,10 @@ class ModelConfig:
     dtype: str = "float32"
     remat: str = "none"  # recompute in the backward pass: 'none', 'dots' (keep matmul outputs), 'full'
     scan_layers: bool = False  # one scanned layer (stacked params): compile time independent of depth
+    languages: int = 0  # > 0: learned language embeddings added to the input (XLM's TLM); XLM-R has none
+    prompt_pool: int = 0  # XLM-P: number of prompts in the pool (0 = off)
+    prompt_length: int = 4  # vectors per prompt
+    prompt_top_k: int = 2  # prompts prepended per instance
 
     @classmethod
     def from_config(cls, model_cfg, vocab_size: int) -> "ModelConfig":
@@ -108,7 +114,7 @@ class SelfAttention(nn.Module):
 class Layer(nn.Module):
     """One post-LayerNorm transformer block, as in BERT/RoBERTa/XLM-R.
 
-    Returns (x, None): the carry/output shape nn.scan wants, also when not scanned."""
+    Returns (x, x): the (carry, per-layer output) pair nn.scan wants, also when not scanned."""
     cfg: ModelConfig
 
     @nn.compact
@@ -121,7 +127,17 @@ class Layer(nn.Module):
         h = _constrain(h, ("batch", "length", "act_mlp"))
         h = _dense(cfg.hidden, ("mlp", "embed"), cfg, "output")(h)
         x = _layer_norm(cfg, "output_norm")(x + drop(h, deterministic=deterministic))
-        return _constrain(x, ("batch", "length", "act_embed")), None
+        x = _constrain(x, ("batch", "length", "act_embed"))
+        return x, x
+
+
+def attention_bias(segment_ids: Array, dtype) -> Array:
+    """[B, 1, T, T] additive mask: a token sees its own segment (packed documents stay
+    apart); segment 0 is padding; segment -1 marks prompts, which see and are seen by
+    every real token of the row."""
+    q, k = segment_ids[:, :, None], segment_ids[:, None, :]
+    allowed = ((q == k) & (k > 0)) | ((k == -1) & (q != 0)) | ((q == -1) & (k != 0))
+    return jnp.where(allowed, 0.0, jnp.finfo(dtype).min).astype(dtype)[:, None]
 
 
 REMAT_POLICIES = {"dots": jax.checkpoint_policies.checkpoint_dots, "full": None}
@@ -158,6 +174,13 @@ class Encoder(nn.Module):
         self.token_type_embeddings = nn.Embed(
             1, cfg.hidden, dtype=cfg.dtype,
             embedding_init=nn.with_logical_partitioning(emb_init, (None, "embed")))
+        if cfg.languages:
+            self.language_embeddings = nn.Embed(
+                cfg.languages, cfg.hidden, dtype=cfg.dtype,
+                embedding_init=nn.with_logical_partitioning(emb_init, (None, "embed")))
+        if cfg.prompt_pool:
+            self.prompt_pool = PromptPool(cfg.prompt_pool, cfg.prompt_length, cfg.prompt_top_k, cfg.hidden,
+                                          cfg.init_std)
         self.embeddings_norm = _layer_norm(cfg, "embeddings_norm")
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = layer_stack(cfg)
@@ -166,26 +189,43 @@ class Encoder(nn.Module):
         self.lm_bias = self.param("lm_bias", nn.with_logical_partitioning(nn.initializers.zeros, ("vocab",)),
                                   (cfg.vocab_size,))
 
-    def encode(self, tokens: Array, positions: Array, segment_ids: Array, *, deterministic: bool) -> Array:
-        """Final hidden states [batch, length, hidden]."""
-        x = (self.word_embeddings(tokens) + self.position_embeddings(positions)
-             + self.token_type_embeddings(jnp.zeros_like(tokens)))
+    def encode(self, tokens: Array, positions: Array, segment_ids: Array, *, deterministic: bool,
+               langs: Array | None = None, layer: int | None = None) -> Array:
+        """Hidden states [batch, length, hidden] after `layer` (None: the last; 0: the
+        embeddings; negative: from the end). `langs` [batch, length] are language ids,
+        used only when the model has language embeddings."""
+        cfg = self.cfg
+        words = self.word_embeddings(tokens)
+        x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(tokens))
+        if cfg.languages:
+            x = x + self.language_embeddings(langs if langs is not None else jnp.zeros_like(tokens))
         x = self.dropout(self.embeddings_norm(x), deterministic=deterministic)
+        n_prompt = 0
+        if cfg.prompt_pool:
+            prompts = self.prompt_pool(words, segment_ids)["prompts"]
+            n_prompt = prompts.shape[1]
+            x = jnp.concatenate([prompts, x], axis=1)
+            segment_ids = jnp.concatenate([jnp.full(prompts.shape[:2], -1, segment_ids.dtype), segment_ids], 1)
         x = _constrain(x, ("batch", "length", "act_embed"))
-        same = (segment_ids[:, :, None] == segment_ids[:, None, :]) & (segment_ids[:, None, :] > 0)
-        bias = jnp.where(same, 0.0, jnp.finfo(self.cfg.dtype).min).astype(self.cfg.dtype)[:, None]
+        bias = attention_bias(segment_ids, self.cfg.dtype)
+        outputs = [x]
         for block in self.blocks:
-            x, _ = block(x, bias, deterministic)
-        return x
+            x, ys = block(x, bias, deterministic)
+            outputs.extend(ys if cfg.scan_layers else [ys])
+        return (x if layer is None else outputs[layer])[:, n_prompt:]
+
+    def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:
+        """XLM-P retrieval for a batch: chosen prompt ids and the key-query matching loss."""
+        return self.prompt_pool(self.word_embeddings(tokens), segment_ids)
 
     def mlm_logits(self, hidden: Array) -> Array:
         """The MLM head on [..., hidden] states; decoder weights are the word embeddings."""
         h = self.lm_norm(gelu(self.lm_dense(hidden)))
         return self.word_embeddings.attend(h) + self.lm_bias
 
-    def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *,
+    def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *, langs: Array | None = None,
                  mlm_positions: Array | None = None, deterministic: bool = True) -> dict[str, Array]:
-        hidden = self.encode(tokens, positions, segment_ids, deterministic=deterministic)
+        hidden = self.encode(tokens, positions, segment_ids, deterministic=deterministic, langs=langs)
         out = {"hidden": hidden}
         if mlm_positions is not None:
             picked = jnp.take_along_axis(hidden, mlm_positions[..., None], axis=1)

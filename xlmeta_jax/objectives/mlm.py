@@ -1,4 +1,6 @@
-"""Masked language modelling on the monolingual stream (XLM-R)."""
+"""Masked language modelling: MLM on the monolingual stream (XLM-R), TLM on the
+concatenated translation pairs of the parallel stream (XLM), and XLM-P's prompt
+key-query matching."""
 from __future__ import annotations
 
 import jax
@@ -19,11 +21,30 @@ def weighted_xent(logits: jax.Array, targets: jax.Array, weights: jax.Array) -> 
 
 def masked_lm(params, stream: dict, rng: jax.Array, *, model, deterministic: bool) -> dict[str, jax.Array]:
     out = model.apply({"params": params}, stream["tokens"], stream["positions"], stream["segment_ids"],
-                      mlm_positions=stream["mlm_positions"], deterministic=deterministic, rngs={"dropout": rng})
+                      langs=stream.get("langs"), mlm_positions=stream["mlm_positions"], deterministic=deterministic,
+                      rngs={"dropout": rng})
     return weighted_xent(out["mlm_logits"], stream["targets"], stream["weights"])
 
 
 @register("mlm", streams=("mono",))
-def mlm(params, batch: dict, rng: jax.Array, *, model, deterministic: bool = False):
-    m = masked_lm(params, batch["mono"], rng, model=model, deterministic=deterministic)
+def mlm(params, batch: dict, rng: jax.Array, *, model, cfg=None):
+    m = masked_lm(params, batch["mono"], rng, model=model, deterministic=False)
     return m["loss"], m
+
+
+@register("tlm", streams=("parallel",))
+def tlm(params, batch: dict, rng: jax.Array, *, model, cfg=None):
+    """Translation LM: the pair row `<s> en </s></s> x </s>` (positions restart at the
+    second sentence, language ids per token) is masked on both sides; the model may use
+    the translation to fill a blank."""
+    m = masked_lm(params, batch["parallel"], rng, model=model, deterministic=False)
+    return m["loss"], m
+
+
+@register("prompt_match", streams=("mono",))
+def prompt_match(params, batch: dict, rng: jax.Array, *, model, cfg=None):
+    """XLM-P: 1 - cos(query, key) over the keys each instance retrieves."""
+    s = batch["mono"]
+    out = model.apply({"params": params}, s["tokens"], s["segment_ids"], method=model.prompt_match)
+    return out["match_loss"], {"loss": out["match_loss"],
+                               "distinct_prompts": (jnp.bincount(out["chosen"].ravel(), length=model.cfg.prompt_pool) > 0).sum()}

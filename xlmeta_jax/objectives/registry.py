@@ -1,6 +1,7 @@
 """Objectives by name: phases list them with weights in the config.
 
-An objective is `loss(params, batch, rng, *, model, deterministic) -> (scalar, metrics)`
+An objective is `loss(params, batch, rng, *, model, cfg) -> (scalar, metrics)`, where
+`cfg` is its section of `config.objectives` (temperature, pooling, ...),
 and declares the streams of the batch it reads, so the config validator can
 check that each phase provides them before anything runs.
 """

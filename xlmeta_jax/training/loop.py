@@ -21,7 +21,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import corpora, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.data import align, corpora, mixture, pipeline, sources, tokenizer
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import ModelConfig
 from xlmeta_jax.objectives import registry
@@ -36,25 +36,40 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Texts:
+    """The raw text a run reads: monolingual documents and English-X pairs per language."""
+    mono_train: dict[str, list[str]]
+    mono_valid: dict[str, list[str]]
+    pairs: dict[str, list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
 class Corpus:
-    """Tokenized, packed text of the languages the run uses."""
+    """Tokenized, packed text of the languages the run uses, and the run's language ids."""
     train: dict[str, pipeline.Packed]
     valid: dict[str, pipeline.Packed]
+    pairs: dict[str, pipeline.Pairs]
     tok: tokenizer.Tokenizer
+    ids: dict[str, int]
 
 
-def phase_languages(config) -> list[list[str]]:
-    """Per phase, the languages its mono stream reads, resolved against the corpus."""
-    if config.data.source == "tfds":
-        for i, p in enumerate(config.phases):
-            if p.streams.mono.languages == "all":
-                raise config_lib.ConfigError(f"config.phases[{i}].streams.mono.languages: 'all' needs a corpus "
-                                             f"folder; with data.source='tfds' list the languages")
-        return [list(p.streams.mono.languages) for p in config.phases]
-    corpus_dir = corpus_path(config.data)
-    available = sources.mono_languages(corpus_dir)
-    return [sources.resolve_languages(p.streams.mono.languages, available, f"phases[{i}].streams.mono.languages")
-            for i, p in enumerate(config.phases)]
+def stream_languages(config, corpus_dir: Path | None) -> list[dict[str, list[str]]]:
+    """Per phase, per stream, the languages it reads, resolved against the corpus."""
+    out = []
+    for i, p in enumerate(config.phases):
+        langs = {}
+        for name, spec in p.streams.items():
+            key = f"phases[{i}].streams.{name}.languages"
+            if corpus_dir is None:  # TFDS: nothing to list, the config names the languages
+                if name != "mono" or spec.languages == "all":
+                    raise config_lib.ConfigError(f"config.{key}: with data.source='tfds' only mono streams with "
+                                                 f"explicit language lists are available")
+                langs[name] = list(spec.languages)
+                continue
+            available = (sources.mono_languages if name == "mono" else sources.parallel_languages)(corpus_dir)
+            langs[name] = sources.resolve_languages(spec.languages, available, key)
+        out.append(langs)
+    return out
 
 
 def corpus_path(data_cfg) -> Path:
@@ -83,19 +98,18 @@ def local_rows(batch_size: int) -> slice:
     return slice(jax.process_index() * n, (jax.process_index() + 1) * n)
 
 
-def read_corpus(config, languages: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Train and valid lines per language; every data mistake surfaces here, before any write."""
+def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list[str]) -> Texts:
+    """Every text the run reads; every data mistake surfaces here, before any write."""
     cap, m = config.data.max_docs_per_language or None, config.data.min_chars
-    if config.data.source == "tfds":
+    if corpus_dir is None:
         t = config.data.tfds
         read = lambda lang, split, limit: sources.read_tfds(  # noqa: E731
             t.name.format(lang=lang), split, data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=m)
-        return ({l: read(l, t.train_split, cap) for l in languages},
-                {l: read(l, t.valid_split, None) for l in languages})
-    corpus_dir = corpus_path(config.data)
-    train = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in languages}
-    valid = {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in languages}
-    return train, valid
+        return Texts({l: read(l, t.train_split, cap) for l in mono}, {l: read(l, t.valid_split, None) for l in mono},
+                     {})
+    return Texts({l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in mono},
+                 {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono},
+                 {l: sources.read_pairs(sources.parallel_file(corpus_dir, l, "train"), m)[:cap] for l in parallel})
 
 
 def ensure_writable(workdir: Path) -> None:
@@ -109,29 +123,47 @@ def ensure_writable(workdir: Path) -> None:
                                      f"choose a folder you can write to") from None
 
 
-def prepare_corpus(config, workdir: Path, train_text: dict[str, list[str]],
-                   valid_text: dict[str, list[str]]) -> Corpus:
-    """Trains (or reloads) the tokenizer, then tokenizes and packs."""
+def prepare_corpus(config, workdir: Path, texts: Texts) -> Corpus:
+    """Trains (or reloads) the tokenizer, then tokenizes, packs and aligns."""
     tok_dir = workdir / "tokenizer"
     if config.init.from_hf:
         adopt_tokenizer(Path(config.init.from_hf) / tokenizer.MODEL_FILE, tok_dir)
     if jax.process_index() == 0 and not (tok_dir / tokenizer.MODEL_FILE).is_file():
         t = config.tokenizer
-        tokenizer.train(train_text, tok_dir, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
+        sample = dict(texts.mono_train)
+        for lang, pairs in texts.pairs.items():  # languages seen only in pairs still get pieces
+            sample.setdefault(lang, [x for _, x in pairs])
+        tokenizer.train(sample, tok_dir, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
                         character_coverage=t.character_coverage, seed=config.seed)
     sync("tokenizer")
     tok = tokenizer.load(tok_dir)
     seq_len = config.data.seq_len
 
-    def packed(texts: dict[str, list[str]]) -> dict[str, pipeline.Packed]:
+    def packed(docs: dict[str, list[str]]) -> dict[str, pipeline.Packed]:
         out = {}
-        for lang, lines in texts.items():
+        for lang, lines in docs.items():
             # A fixed shuffle before packing so neighbouring documents in a row are unrelated.
             order = np.random.default_rng((config.seed, sum(map(ord, lang)))).permutation(len(lines))
             out[lang] = pipeline.pack(tok.encode([lines[i] for i in order]), seq_len)
         return out
 
-    return Corpus(packed(train_text), packed(valid_text), tok)
+    languages = sorted(set(texts.mono_train) | set(texts.pairs) | ({"en"} if texts.pairs else set()))
+    return Corpus(packed(texts.mono_train), packed(texts.mono_valid),
+                  {l: tokenized_pairs(tok, p, pair_dictionary(config, l, p)) for l, p in texts.pairs.items()},
+                  tok, {l: i for i, l in enumerate(languages)})
+
+
+def pair_dictionary(config, lang: str, pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    path = config.objectives.tok_contrast.dictionary
+    return align.read_dictionary(path.format(lang=lang)) if path else align.dictionary_from_pairs(pairs)
+
+
+def tokenized_pairs(tok: tokenizer.Tokenizer, pairs: list[tuple[str, str]], dictionary) -> pipeline.Pairs:
+    src = tok.encode_with_offsets([en for en, _ in pairs])
+    tgt = tok.encode_with_offsets([x for _, x in pairs])
+    links = [align.align_pair(en, x, s_ends, t_ends, dictionary)
+             for (en, x), (_, s_ends), (_, t_ends) in zip(pairs, src, tgt)]
+    return pipeline.Pairs([ids for ids, _ in src], [ids for ids, _ in tgt], links)
 
 
 def adopt_tokenizer(source: Path, tok_dir: Path) -> None:
@@ -163,13 +195,23 @@ def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params
                    drop_extra=e.drop_extra, overwrite=True)
 
 
-def phase_data(config, corpus: Corpus, index: int, languages: list[str]) -> pipeline.PhaseData:
+def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str]]) -> pipeline.PhaseData:
+    """The streams of phase `index`, each a language mixture p_i ∝ n_i^alpha."""
     p = config.phases[index]
-    spec = p.streams.mono
-    packed = {l: corpus.train[l] for l in languages}
-    probs = mixture.sampling_probs({l: len(v) for l, v in packed.items()}, spec.alpha)
-    mono = pipeline.MonoStream(packed, probs, pipeline.Masking.from_config(config.masking, corpus.tok))
-    return pipeline.PhaseData({"mono": mono}, p.batch_size, config.seed, index, local_rows(p.batch_size))
+    masker = pipeline.Masking.from_config(config.masking, corpus.tok)
+    streams = {}
+    for name, langs in languages.items():
+        alpha = p.streams[name].alpha
+        if name == "mono":
+            packed = {l: corpus.train[l] for l in langs}
+            probs = mixture.sampling_probs({l: len(v) for l, v in packed.items()}, alpha)
+            streams[name] = pipeline.MonoStream(packed, probs, masker, corpus.ids)
+        else:
+            pairs = {l: corpus.pairs[l] for l in langs}
+            probs = mixture.sampling_probs({l: len(v) for l, v in pairs.items()}, alpha)
+            streams[name] = pipeline.ParallelStream(pairs, probs, masker, corpus.ids, corpus.ids["en"],
+                                                    config.data.seq_len, config.data.max_align)
+    return pipeline.PhaseData(streams, p.batch_size, config.seed, index, local_rows(p.batch_size))
 
 
 def evaluate(eval_fn, params, batches: dict[str, list[dict]], mesh, rules) -> dict[str, float]:
@@ -234,12 +276,17 @@ def train(config, workdir: str | Path) -> dict:
     """Runs (or resumes) all phases; returns per-phase facts (steps run, step traces)."""
     workdir = Path(workdir)
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
-    langs_by_phase = phase_languages(config)
-    all_langs = sorted(set().union(*langs_by_phase))
-    texts = read_corpus(config, all_langs)
+    corpus_dir = corpus_path(config.data) if config.data.source == "corpus" else None
+    langs_by_phase = stream_languages(config, corpus_dir)
+    mono_langs = sorted({l for p in langs_by_phase for l in p.get("mono", [])})
+    texts = read_corpus(config, corpus_dir, mono_langs, sorted({l for p in langs_by_phase for l in p.get("parallel", [])}))
     if jax.process_index() == 0:
         ensure_writable(workdir)
-    corpus = prepare_corpus(config, workdir, *texts)
+    corpus = prepare_corpus(config, workdir, texts)
+    if config.model.languages and config.model.languages < len(corpus.ids):
+        raise config_lib.ConfigError(f"config.model.languages: {config.model.languages} language embeddings for "
+                                     f"{len(corpus.ids)} languages {sorted(corpus.ids)}; give at least that many")
+    names = sorted(corpus.ids, key=corpus.ids.get)
 
     prog = program.build(config, corpus.tok.vocab_size)
     model, mesh, rules, state_sh = prog.model, prog.mesh, prog.rules, prog.state_sh
@@ -259,7 +306,8 @@ def train(config, workdir: str | Path) -> dict:
         eval_fn = jax.jit(step_lib.make_eval_step(model))
         masker = pipeline.Masking.from_config(config.masking, corpus.tok)
         eval_sets = {l: pipeline.eval_batches(corpus.valid[l], masker, config.eval.batch_size,
-                                              config.eval.rows_per_language, config.seed) for l in all_langs}
+                                              config.eval.rows_per_language, config.seed, corpus.ids[l])
+                     for l in mono_langs}
         writer = MetricsWriter(workdir, ends[-1], global_step)
         writer.message(f"xlmeta_jax: {ends[-1]} steps in {len(config.phases)} phases, vocab "
                        f"{corpus.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M "
@@ -270,7 +318,6 @@ def train(config, workdir: str | Path) -> dict:
                 continue
             data = phase_data(config, corpus, index, langs_by_phase[index])
             train_step, traces = prog.train_step(phase)
-            lang_names = list(data.streams["mono"].packed)
             history, tokens, seen, tick = [], 0, set(), None
             for batch in data.iterate(global_step - starts[index], int(phase.steps)):
                 state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules))
@@ -281,8 +328,8 @@ def train(config, workdir: str | Path) -> dict:
                 if tick is None:  # the first step of a phase compiles: time from after it
                     tick = time.perf_counter()
                 else:
-                    tokens += int((batch["mono"]["segment_ids"] > 0).sum())
-                seen.update(lang_names[i] for i in batch["mono"]["lang"])
+                    tokens += sum(int((b["segment_ids"] > 0).sum()) for b in batch.values())
+                seen.update(names[i] for b in batch.values() for i in b["lang"])
                 at_end = global_step == ends[index]
                 if (global_step % config.log_every == 0 or at_end) and history:
                     elapsed = time.perf_counter() - tick

@@ -53,7 +53,7 @@ class Program:
 
     def train_step(self, phase) -> tuple[Callable, list[int]]:
         """The jitted step of one phase (its objectives and weights) and its trace counter."""
-        objectives = [(registry.get(n), float(w)) for n, w in phase.objectives.items()]
+        objectives = [(registry.get(n), float(w), self.config.objectives.get(n)) for n, w in phase.objectives.items()]
         step_fn, traces = step_lib.make_train_step(self.model, objectives, self.tx, self.schedule,
                                                    self.config.optimizer.accumulate)
         return jax.jit(step_fn, in_shardings=(self.state_sh, self.batch_sh), out_shardings=(self.state_sh, None),

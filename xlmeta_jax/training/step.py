@@ -87,10 +87,10 @@ def accumulated(grad_fn: Callable, k: int) -> Callable:
     return run
 
 
-def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float]],
+def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float, object]],
                     tx: optax.GradientTransformation, schedule: optax.Schedule,
                     accumulate: int = 1) -> tuple[Callable, list[int]]:
-    """The step of one phase: sum of weight * loss over its objectives.
+    """The step of one phase: sum of weight * loss over its (objective, weight, options).
 
     Returns (step_fn, traces): `traces[0]` counts how often JAX traced the step,
     which lets tests check that a phase compiles its step exactly once.
@@ -99,8 +99,8 @@ def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float]],
 
     def loss_fn(params, batch, rng):
         total, metrics = 0.0, {}
-        for i, (obj, weight) in enumerate(objectives):
-            loss, m = obj.fn(params, batch, jax.random.fold_in(rng, i), model=model)
+        for i, (obj, weight, cfg) in enumerate(objectives):
+            loss, m = obj.fn(params, batch, jax.random.fold_in(rng, i), model=model, cfg=cfg)
             total = total + weight * loss
             metrics.update({f"{obj.name}/{k}": v for k, v in m.items()})
         return total, metrics

@@ -1,0 +1,80 @@
+"""Word alignments of translation pairs from a bilingual dictionary (VECO 2.0's
+token-level positives).
+
+An English word (a run of word characters) and a foreign string are aligned when
+the dictionary lists the string as a translation of the word (lower-cased) and the
+string occurs in the foreign sentence: as a whole word in scripts written with
+spaces, anywhere in scripts without (Chinese, Japanese, Thai). Each word is
+represented by its first sub-word piece: the piece holding its first byte.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from xlmeta_jax.data.sources import DataError
+
+WORD = re.compile(r"\w+")
+UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "HANGUL SYLLABLE")
+
+
+def read_dictionary(path: str | Path) -> dict[str, set[str]]:
+    """`english<TAB>foreign` lines -> {english word: {translations}} (lower-cased)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: dictionary not found; give config.objectives.tok_contrast.dictionary as a "
+                        f"path with {{lang}} (e.g. /data/en-{{lang}}.txt) or '' to use single-word corpus pairs")
+    out: dict[str, set[str]] = defaultdict(set)
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        en, _, x = line.partition("\t")
+        if en.strip() and x.strip():
+            out[en.strip().lower()].add(x.strip().lower())
+    if not out:
+        raise DataError(f"{path}: no 'english<TAB>foreign' line")
+    return dict(out)
+
+
+def dictionary_from_pairs(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Single-word translation pairs of a parallel corpus as a dictionary (UI catalogs
+    hold many: 'Delete' -> 'Löschen')."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for en, x in pairs:
+        if WORD.fullmatch(en) and x and not any(c.isspace() for c in x) and len(x) <= 24:
+            out[en.lower()].add(x.lower())
+    return dict(out)
+
+
+def _unspaced(text: str) -> bool:
+    return any(unicodedata.name(c, "").startswith(UNSPACED_SCRIPTS) for c in text)
+
+
+def _piece_at(ends: np.ndarray, byte_offset: int) -> int:
+    """Index of the piece holding the byte at `byte_offset` (the first whose end is past it)."""
+    return int(np.searchsorted(ends, byte_offset, side="right"))
+
+
+def find(term: str, text: str) -> int:
+    """Character offset of `term` in lower-cased `text` (whole word unless unspaced), or -1."""
+    if _unspaced(term):
+        return text.find(term)
+    m = re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text)
+    return m.start() if m else -1
+
+
+def align_pair(src: str, tgt: str, src_ends: np.ndarray, tgt_ends: np.ndarray,
+               dictionary: dict[str, set[str]]) -> np.ndarray:
+    """[k, 2] (English piece index, foreign piece index) of dictionary translations."""
+    links, lower = [], tgt.lower()
+    for m in WORD.finditer(src):
+        for term in sorted(dictionary.get(m.group().lower(), ())):
+            at = find(term, lower)
+            if at >= 0:
+                i = _piece_at(src_ends, len(src[:m.start()].encode()))
+                j = _piece_at(tgt_ends, len(tgt[:at].encode()))
+                links.append((i, j))
+                break
+    return np.array(links, np.int32).reshape(-1, 2)
