@@ -9,7 +9,7 @@ from xlmeta_jax.config import apply_preset, base_config, config_arg, phase
 
 SIZES = {
     # seq, batch, hidden, layers, heads, mlp, vocab, meta steps, xling steps
-    "smoke": dict(seq=64, batch=8, hidden=32, layers=2, heads=2, mlp=64, vocab=1000, meta=12, xling=12),
+    "smoke": dict(seq=64, batch=8, hidden=32, layers=2, heads=2, mlp=64, vocab=2000, meta=12, xling=12),
     "demo": dict(seq=128, batch=16, hidden=256, layers=4, heads=4, mlp=1024, vocab=16000, meta=250, xling=350),
 }
 
@@ -33,7 +33,7 @@ def get_config(arg: str = "demo"):
     c.checkpoint.every = max(total // 4, 1)
     if arg == "smoke":
         c.data.max_docs_per_language = 2000
-        c.tokenizer.sample_lines = 20_000
+        c.tokenizer.update(sample_lines=20_000, character_coverage=0.995)
         c.eval.update(batch_size=8, rows_per_language=8)
     c.lock()
     return c

@@ -75,6 +75,8 @@ def base_config() -> config_dict.ConfigDict:
         seq_contrast=dict(pooling="mean", layer=-1, temperature=0.05),
         tok_contrast=dict(layer=-1, temperature=0.1, dictionary=""),  # '' = single-word pairs of the corpus
     )
+    # Multi-host: explicit coordinator, or '' = detect Slurm / TPU pods from the environment.
+    c.distributed = dict(coordinator_address="", num_processes=0, process_id=-1, local_device_count=0)
     c.init = dict(from_hf="")  # a Hugging Face XLM-R folder to start from (its tokenizer included)
     # Hugging Face exports during training, to export.dir (default WORKDIR/hf/step_N).
     c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
@@ -216,6 +218,9 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if axis not in MESH_AXES:
             _fail(f"mesh.{axis}", f"unknown mesh axis; allowed: {MESH_AXES}")
     data_parallel = _data_parallel_size(config, num_devices)
+    tensor = mesh_shape(config.mesh, num_devices)["tensor"]
+    if m.heads % tensor or m.mlp % tensor:
+        _fail("mesh.tensor", f"{tensor} must divide model.heads={m.heads} and model.mlp={m.mlp}")
     sizes = [config.eval.batch_size] + [p.batch_size for p in config.phases]
     for i, p in enumerate(config.phases):
         key = f"phases[{i}]"

@@ -15,6 +15,7 @@ from ml_collections import config_flags
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.interop.hf import InteropError
+from xlmeta_jax.parallel import distributed
 from xlmeta_jax.training import loop
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
@@ -36,6 +37,11 @@ def main(argv):
     del argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every save at INFO
+    try:
+        distributed.initialize(_CONFIG.value.distributed)
+    except ValueError as e:  # the message names the config.distributed key or the launcher to use
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     try:
         loop.train(_CONFIG.value, _WORKDIR.value)
     except (config_lib.ConfigError, DataError, InteropError) as e:

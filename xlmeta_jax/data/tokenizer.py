@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
+from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import mixture
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
@@ -90,12 +91,18 @@ def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_s
     """Trains a unigram model on a language-balanced sample and writes it atomically."""
     sample = balanced_sample(lines_by_lang, alpha, sample_lines, seed)
     proto = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sample), model_writer=proto, model_type="unigram",
-        vocab_size=vocab_size, character_coverage=character_coverage,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=0,  # 0: all of the sample
-        shuffle_input_sentence=False, num_threads=2,
-        hard_vocab_limit=False, minloglevel=2)
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sample), model_writer=proto, model_type="unigram",
+            vocab_size=vocab_size, character_coverage=character_coverage,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=0,  # 0: all of the sample
+            shuffle_input_sentence=False, num_threads=2, hard_vocab_limit=False, minloglevel=2)
+    except RuntimeError as e:
+        if "required_chars" not in str(e):
+            raise
+        raise ConfigError(f"config.tokenizer.vocab_size: {vocab_size} pieces cannot hold the sample's characters "
+                          f"({str(e).rsplit(']', 1)[-1].strip()}); raise it or lower "
+                          f"config.tokenizer.character_coverage") from None
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / (MODEL_FILE + ".tmp")

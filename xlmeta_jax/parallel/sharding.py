@@ -22,7 +22,15 @@ def batch_sharding(mesh: Mesh, axis_rules) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(*spec))
 
 
-def put_batch(batch, mesh: Mesh, axis_rules):
-    """Host numpy batch -> global arrays sharded on 'batch' (this process holds its rows)."""
+def process_rows(batch_size: int, mesh: Mesh, axis_rules) -> slice:
+    """The rows of a global batch that this process's devices hold (all of them when the
+    batch axis is not split across processes)."""
+    spans = batch_sharding(mesh, axis_rules).addressable_devices_indices_map((batch_size,)).values()
+    return slice(min(s[0].start or 0 for s in spans), max(batch_size if s[0].stop is None else s[0].stop for s in spans))
+
+
+def put_batch(batch, mesh: Mesh, axis_rules, batch_size: int):
+    """This process's rows of a batch -> global arrays of `batch_size` rows sharded on 'batch'."""
     sharding = batch_sharding(mesh, axis_rules)
-    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x, (batch_size,) + x.shape[1:]),
+                        batch)

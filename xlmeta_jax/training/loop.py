@@ -60,10 +60,10 @@ def stream_languages(config, corpus_dir: Path | None) -> list[dict[str, list[str
         langs = {}
         for name, spec in p.streams.items():
             key = f"phases[{i}].streams.{name}.languages"
-            if corpus_dir is None:  # TFDS: nothing to list, the config names the languages
-                if name != "mono" or spec.languages == "all":
-                    raise config_lib.ConfigError(f"config.{key}: with data.source='tfds' only mono streams with "
-                                                 f"explicit language lists are available")
+            if name == "mono" and config.data.source == "tfds":  # nothing to list: the config names them
+                if spec.languages == "all":
+                    raise config_lib.ConfigError(f"config.{key}: 'all' needs a corpus folder; with "
+                                                 f"data.source='tfds' list the languages")
                 langs[name] = list(spec.languages)
                 continue
             available = (sources.mono_languages if name == "mono" else sources.parallel_languages)(corpus_dir)
@@ -89,27 +89,21 @@ def sync(name: str) -> None:
 
 def host_params(params) -> dict:
     """Full numpy parameters on every process (a collective when there are several)."""
-    return multihost_utils.process_allgather(params) if jax.process_count() > 1 else jax.device_get(params)
-
-
-def local_rows(batch_size: int) -> slice:
-    """This process's rows of a global batch (each process feeds only its devices)."""
-    n = batch_size // jax.process_count()
-    return slice(jax.process_index() * n, (jax.process_index() + 1) * n)
+    return multihost_utils.process_allgather(params, tiled=True) if jax.process_count() > 1 else jax.device_get(params)
 
 
 def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list[str]) -> Texts:
     """Every text the run reads; every data mistake surfaces here, before any write."""
     cap, m = config.data.max_docs_per_language or None, config.data.min_chars
-    if corpus_dir is None:
+    pairs = {l: sources.read_pairs(sources.parallel_file(corpus_dir, l, "train"), m)[:cap] for l in parallel}
+    if config.data.source == "tfds":
         t = config.data.tfds
         read = lambda lang, split, limit: sources.read_tfds(  # noqa: E731
             t.name.format(lang=lang), split, data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=m)
         return Texts({l: read(l, t.train_split, cap) for l in mono}, {l: read(l, t.valid_split, None) for l in mono},
-                     {})
+                     pairs)
     return Texts({l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in mono},
-                 {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono},
-                 {l: sources.read_pairs(sources.parallel_file(corpus_dir, l, "train"), m)[:cap] for l in parallel})
+                 {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono}, pairs)
 
 
 def ensure_writable(workdir: Path) -> None:
@@ -195,7 +189,7 @@ def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params
                    drop_extra=e.drop_extra, overwrite=True)
 
 
-def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str]]) -> pipeline.PhaseData:
+def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str]], rows: slice) -> pipeline.PhaseData:
     """The streams of phase `index`, each a language mixture p_i ∝ n_i^alpha."""
     p = config.phases[index]
     masker = pipeline.Masking.from_config(config.masking, corpus.tok)
@@ -211,16 +205,17 @@ def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str
             probs = mixture.sampling_probs({l: len(v) for l, v in pairs.items()}, alpha)
             streams[name] = pipeline.ParallelStream(pairs, probs, masker, corpus.ids, corpus.ids["en"],
                                                     config.data.seq_len, config.data.max_align)
-    return pipeline.PhaseData(streams, p.batch_size, config.seed, index, local_rows(p.batch_size))
+    return pipeline.PhaseData(streams, p.batch_size, config.seed, index, rows)
 
 
 def evaluate(eval_fn, params, batches: dict[str, list[dict]], mesh, rules) -> dict[str, float]:
     """Per-language validation MLM loss and accuracy, plus their means."""
     out = {}
     for lang, lang_batches in batches.items():
-        rows = local_rows(len(lang_batches[0]["tokens"]))
-        sums = [jax.device_get(eval_fn(params, sharding.put_batch({k: v[rows] for k, v in b.items()}, mesh, rules)))
-                for b in lang_batches]
+        size = len(lang_batches[0]["tokens"])
+        rows = sharding.process_rows(size, mesh, rules)
+        sums = [jax.device_get(eval_fn(params, sharding.put_batch({k: v[rows] for k, v in b.items()}, mesh, rules,
+                                                                  size))) for b in lang_batches]
         n = max(sum(float(s["predictions"]) for s in sums), 1.0)
         out[f"eval/{lang}/loss"] = sum(float(s["loss_sum"]) for s in sums) / n
         out[f"eval/{lang}/acc"] = sum(float(s["correct"]) for s in sums) / n
@@ -276,7 +271,8 @@ def train(config, workdir: str | Path) -> dict:
     """Runs (or resumes) all phases; returns per-phase facts (steps run, step traces)."""
     workdir = Path(workdir)
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
-    corpus_dir = corpus_path(config.data) if config.data.source == "corpus" else None
+    needs_folder = config.data.source == "corpus" or any("parallel" in p.streams for p in config.phases)
+    corpus_dir = corpus_path(config.data) if needs_folder else None  # the parallel stream reads a folder
     langs_by_phase = stream_languages(config, corpus_dir)
     mono_langs = sorted({l for p in langs_by_phase for l in p.get("mono", [])})
     texts = read_corpus(config, corpus_dir, mono_langs, sorted({l for p in langs_by_phase for l in p.get("parallel", [])}))
@@ -316,11 +312,13 @@ def train(config, workdir: str | Path) -> dict:
         for index, phase in enumerate(config.phases):
             if global_step >= ends[index]:
                 continue
-            data = phase_data(config, corpus, index, langs_by_phase[index])
+            rows = sharding.process_rows(phase.batch_size, mesh, rules)
+            share = phase.batch_size / (rows.stop - rows.start)  # this process sees 1/share of each batch
+            data = phase_data(config, corpus, index, langs_by_phase[index], rows)
             train_step, traces = prog.train_step(phase)
             history, tokens, seen, tick = [], 0, set(), None
             for batch in data.iterate(global_step - starts[index], int(phase.steps)):
-                state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules))
+                state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules, phase.batch_size))
                 global_step += 1
                 writer.advance()
                 if check_finite(metrics, global_step, phase.name, config.nonfinite, ckpt.latest_step()):
@@ -335,7 +333,7 @@ def train(config, workdir: str | Path) -> dict:
                     elapsed = time.perf_counter() - tick
                     writer.write(global_step, phase.name, {
                         **mean_metrics(history), "languages": ",".join(sorted(seen)),
-                        "tokens_per_sec": tokens / elapsed if tokens and elapsed > 0 else None})
+                        "tokens_per_sec": tokens * share / elapsed if tokens and elapsed > 0 else None})
                     history, tokens, seen, tick = [], 0, set(), time.perf_counter()
                 if global_step % config.eval.every == 0 or at_end:
                     writer.write(global_step, phase.name, evaluate(eval_fn, state.params, eval_sets, mesh, rules))

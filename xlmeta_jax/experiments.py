@@ -1,0 +1,77 @@
+"""XLM meta-pretraining experiments at XLM-R scale, with the cross-lingual methods on top.
+
+`xlm_meta(arg, arch, file, methods)` is what configs/xlm_meta_*.py, xlm_meta_tlm.py,
+veco2.py, xlmp.py and meta_veco2_xlmp.py return: phase `meta` (English-only MLM)
+then phase `xling` (MLM over LANGUAGES with alpha = 0.3), XLM-R base or large
+(vocabulary 250,002, sequences of 512, bf16 activations, float32 parameters, scanned
+and fully rematerialized layers, 4 accumulated micro-batches, FSDP mesh), monolingual
+data from TFDS (`wikipedia/20230601.<lang>`, array_record in config.data.tfds.data_dir);
+the parallel stream reads config.data.corpus_dir (default: the demo corpus).
+
+Sizes: 'smoke' (tiny model, demo corpus, seconds: the same code paths), 'demo'
+(hidden 256 on the demo corpus, minutes here), 'base' (the paper setting).
+"""
+from xlmeta_jax.config import apply_preset, base_config, config_arg, phase
+
+LANGUAGES = ["en", "de", "fr", "es", "ru", "zh", "ar", "hi", "ja", "ko", "tr", "vi", "th", "sw", "ur"]
+BASE = dict(hidden=768, layers=12, heads=12, mlp=3072)
+LARGE = dict(hidden=1024, layers=24, heads=16, mlp=4096)
+
+
+def xlm_meta(arg, arch: dict, file: str, methods: tuple[str, ...] = ()):
+    """The config for `arch` at size `arg`, plus `methods` ('tlm', 'veco2', 'xlmp') on top of
+    meta-pretraining (shared by xlm_meta_large.py and the method configs)."""
+    size, preset = config_arg(arg, {"base": None, "smoke": None, "demo": None}, file)
+    c = base_config()
+    c.model.update(dtype="bfloat16", remat="dots", scan_layers=True)
+    c.mesh.update(data=1, fsdp=-1, tensor=1)
+    if size == "base":
+        c.model.update(arch)
+        c.data.update(source="tfds", seq_len=512)
+        c.tokenizer.update(vocab_size=250_000, sample_lines=10_000_000)
+        c.optimizer.update(learning_rate=6e-4 if arch["layers"] <= 12 else 2.5e-4, warmup_steps=10_000,
+                           accumulate=4)  # with remat 'full': 4.8 GB per device on 64 (python -m xlmeta_jax.plan)
+        c.model.remat = "full"
+        langs, steps, batch = LANGUAGES, (20_000, 180_000), 2048
+        c.update(log_every=100)
+        c.eval.update(every=5000, batch_size=256, rows_per_language=1024)
+        c.checkpoint.update(every=2000, keep=3)
+    else:
+        small = dict(hidden=32, layers=2, heads=2, mlp=64) if size == "smoke" else dict(hidden=256, layers=4, heads=4, mlp=1024)
+        c.model.update(small)
+        c.data.update(seq_len=64 if size == "smoke" else 128,
+                      max_docs_per_language=2000 if size == "smoke" else 0)
+        c.tokenizer.update(vocab_size=2000, sample_lines=20_000, character_coverage=0.995) if size == "smoke" \
+            else c.tokenizer.update(vocab_size=16000)
+        langs, batch = "all", 16
+        steps = (10, 10) if size == "smoke" else (40, 80) if methods else (250, 350)
+        c.optimizer.warmup_steps = 5 if size == "smoke" else 60
+        c.eval.update(every=10_000, batch_size=8, rows_per_language=8)
+    c.phases = [
+        phase("meta", steps[0], batch, dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
+        phase("xling", steps[1], batch, dict(mono=dict(languages=langs, alpha=0.3)), dict(mlm=1.0)),
+    ]
+    add_methods(c, methods, langs)
+    apply_preset(c, preset)
+    c.lock()
+    return c
+
+
+def add_methods(c, methods: tuple[str, ...], langs) -> None:
+    """The cross-lingual objectives join the multilingual phase; XLM-P's prompts live in
+    the model from the start, so their matching loss runs in every phase."""
+    xling = c.phases[-1]
+    if {"tlm", "veco2"} & set(methods):
+        xling.streams.parallel = dict(languages=[l for l in langs if l != "en"] if langs != "all" else "all",
+                                      alpha=0.3)
+        xling.objectives.tlm = 1.0
+    if "tlm" in methods:
+        c.model.languages = 32  # XLM's language embeddings (XLM-R has none)
+    if "veco2" in methods:
+        xling.objectives.update(seq_contrast=1.0, tok_contrast=0.5)
+    if "xlmp" in methods:
+        c.model.update(prompt_pool=16, prompt_length=4, prompt_top_k=2)
+        for p in c.phases:
+            p.objectives.prompt_match = 0.1
+
+
