@@ -93,7 +93,7 @@ def base_config() -> config_dict.ConfigDict:
         ("act_heads", "tensor"),
         ("act_mlp", "tensor"),
         ("embed", "fsdp"),  # parameters (and Adam moments) sharded ZeRO-3 style over fsdp
-        ("vocab", "tensor"),
+        ("vocab", None),  # XLM-R's 250,002 = 2 x 125,001 splits over no useful tensor size
         ("heads", "tensor"),
         ("mlp", "tensor"),
         ("kv", None),

@@ -118,8 +118,12 @@ def pick_phase(config, name: str | None):
 
 
 def analytic_flops(*, batch: int, seq_len: int, predictions: int, hidden: int, layers: int, mlp: int,
-                   vocab: int) -> dict[str, float]:
-    """Global FLOPs of one training step (see the module docstring for the formula)."""
+                   vocab: int, remat: str = "none") -> dict[str, float]:
+    """Global FLOPs of one training step (see the module docstring for the formula).
+
+    'train' is the model-FLOPs count (what MFU is measured against); 'hardware' adds the
+    layers' forward pass that `remat='full'` recomputes in the backward pass ('dots' keeps
+    matmul outputs, so recomputes no matmul)."""
     b, t, p, e, n, m, v = batch, seq_len, predictions, hidden, layers, mlp, vocab
     fwd = {"matmuls": 2.0 * b * t * (4 * e * e + 2 * e * m) * n,
            "attention": 2.0 * b * n * (2 * t * t * e),
@@ -127,6 +131,8 @@ def analytic_flops(*, batch: int, seq_len: int, predictions: int, hidden: int, l
     out = {k: 3.0 * x for k, x in fwd.items()}
     out["forward"] = sum(fwd.values())
     out["train"] = 3.0 * out["forward"]
+    out["recompute"] = fwd["matmuls"] + fwd["attention"] if remat == "full" else 0.0
+    out["hardware"] = out["train"] + out["recompute"]
     return out
 
 
@@ -254,7 +260,7 @@ class Plan:
     @property
     def matmul_ratio(self) -> float:
         """Compiled matmul FLOPs (all devices) / analytic; > 1 means replicated or extra matmuls."""
-        return self.xla_matmul_flops * self.devices / self.analytic["train"]
+        return self.xla_matmul_flops * self.devices / self.analytic["hardware"]
 
 
 def state_bytes(prog) -> tuple[int, int]:
@@ -300,7 +306,7 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
         xla_flops=float(cost.get("flops", float("nan"))), xla_matmul_flops=matmul_flops(hlo),
         while_loops=len(re.findall(r"\swhile\(", hlo)),
         analytic=analytic_flops(batch=int(phase.batch_size), seq_len=seq, predictions=preds, hidden=m.hidden,
-                                layers=m.layers, mlp=m.mlp, vocab=vocab_size))
+                                layers=m.layers, mlp=m.mlp, vocab=vocab_size, remat=m.remat))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +350,10 @@ def format_plan(plan: Plan, device_memory_gb: float, peak_tflops: float | None, 
         ("FLOPs per step", ""),
         ("analytic (global)", f"{_flops(a['train'])}  = matmuls {_flops(a['matmuls'])} + attention "
                               f"{_flops(a['attention'])} + MLM head {_flops(a['mlm_head'])}"),
-        ("analytic per device", _flops(per_dev)),
-        ("XLA matmuls per device", f"{_flops(plan.xla_matmul_flops)}  (ratio to analytic {plan.matmul_ratio:.3f})"),
+        ("analytic per device", _flops(per_dev) + (f"  (+ remat recompute: {_flops(a['hardware'] / plan.devices)})"
+                                                    if a["recompute"] else "")),
+        ("XLA matmuls per device", f"{_flops(plan.xla_matmul_flops)}  (ratio to analytic"
+                                   f"{' incl. recompute' if a['recompute'] else ''} {plan.matmul_ratio:.3f})"),
         ("XLA all ops per device", f"{_flops(plan.xla_flops)}  (ratio to analytic "
                                    f"{plan.xla_flops / per_dev:.3f}; includes elementwise ops"
                                    + (f"; counts the body of each of {plan.while_loops} while loops once)"
