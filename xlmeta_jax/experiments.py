@@ -46,6 +46,7 @@ def xlm_meta(arg, arch: dict, file: str, methods: tuple[str, ...] = ()):
         langs, batch = "all", 16
         steps = (10, 10) if size == "smoke" else (40, 80) if methods else (250, 350)
         c.optimizer.warmup_steps = 5 if size == "smoke" else 60
+        c.log_every = 2 if size == "smoke" else 5
         c.eval.update(every=10_000, batch_size=8, rows_per_language=8)
     c.phases = [
         phase("meta", steps[0], batch, dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
