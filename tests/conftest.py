@@ -35,9 +35,24 @@ SENTENCES = {
 }
 
 
+# SENTENCES[x][i] translates SENTENCES["en"][EN_OF[i]]; single words make a dictionary.
+EN_OF = [1, 2, 3, 4, 0]
+WORDS = {"de": [("password", "Passwort"), ("field", "Feld"), ("fox", "Fuchs")],
+         "ru": [("password", "Пароль"), ("field", "поле"), ("fox", "лиса")],
+         "zh": [("password", "密码"), ("field", "字段"), ("fox", "狐狸")],
+         "ar": [("field", "الحقل"), ("fox", "الثعلب")]}
+
+
 def write_corpus(root: Path, docs_per_lang: int = 300, seed: int = 0) -> Path:
-    """Documents of 1-4 shuffled sentences per language, train and valid."""
+    """Documents of 1-4 shuffled sentences per language, train and valid, and English-X
+    translation pairs (sentences and single words) in parallel/."""
     rng = np.random.default_rng(seed)
+    (root / "parallel").mkdir(parents=True, exist_ok=True)
+    for lang, words in WORDS.items():
+        pairs = [(SENTENCES["en"][EN_OF[i]], s) for i, s in enumerate(SENTENCES[lang])] + words
+        for split in ("train", "valid"):
+            lines = [f"{en}\t{x}" for en, x in pairs]
+            (root / "parallel" / f"en-{lang}.{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for split, n in (("train", docs_per_lang), ("valid", max(docs_per_lang // 10, 4))):
         for lang, sents in SENTENCES.items():
             path = root / "mono" / f"{lang}.{split}.txt"

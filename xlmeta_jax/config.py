@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from typing import Any
 
 from ml_collections import config_dict
@@ -325,3 +326,15 @@ def explain_flag_error(argv: list[str], error: Exception) -> str:
     except Exception as e:  # the config file itself is broken: its own message says why
         return f"--config={files[-1]}: {e}"
     return unknown_override(config, overrides) or str(error)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing for the entry points: a bad flag or --config override exits 2 with
+    the key named, not a traceback."""
+    from absl import flags  # only the command-line entry points need absl
+
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+        print(f"error: {explain_flag_error(argv, e)}", file=sys.stderr)
+        sys.exit(2)

@@ -27,15 +27,6 @@ _PHASE = flags.DEFINE_string("phase", None, "Phase whose step to compile (defaul
 flags.mark_flags_as_required(["config", "mesh", "device_memory_gb"])
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl parsing, but a bad flag or --config override exits 2 with the key named, not a traceback."""
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
-        print(f"error: {config_lib.explain_flag_error(argv, e)}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv):
     del argv
     try:
@@ -60,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=config_lib.parse_flags)

@@ -24,15 +24,6 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder: checkpoints/, metri
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl parsing, but a bad --config override exits 2 with the key named, not a traceback."""
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
-        print(f"error: {config_lib.explain_flag_error(argv, e)}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv):
     del argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -56,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=config_lib.parse_flags)

@@ -44,7 +44,9 @@ class PromptPool(nn.Module):
     def __call__(self, token_embeddings: Array, segment_ids: Array) -> dict[str, Array]:
         """Selected prompt vectors [B, top_k * length, E], the chosen indices and the match loss."""
         init = nn.initializers.normal(self.init_std)
-        keys = self.param("keys", nn.with_logical_partitioning(nn.initializers.normal(1.0), (None, "embed")),
+        # Keys start as small as the other weights: Adam's steps are then large relative to
+        # them, so keys move toward their queries within a few hundred steps.
+        keys = self.param("keys", nn.with_logical_partitioning(init, (None, "embed")),
                           (self.pool, self.hidden))
         values = self.param("values", nn.with_logical_partitioning(init, (None, None, "embed")),
                             (self.pool, self.length, self.hidden))
