@@ -144,7 +144,8 @@ def _as_model_config(model_cfg: ModelConfig | Mapping[str, Any], *, drop_extra: 
         values = dataclasses.asdict(model_cfg)
     else:
         values = dict(model_cfg)
-    extra = {k: v for k, v in values.items() if k not in XLMR_MODEL_FIELDS + EXECUTION_FIELDS
+    inert = () if values.get("prompt_pool") else ("prompt_length", "prompt_top_k")  # details of an off switch
+    extra = {k: v for k, v in values.items() if k not in XLMR_MODEL_FIELDS + EXECUTION_FIELDS + inert
              and v not in (None, False, 0, "", [], {}, ())}
     if extra and not drop_extra:
         names = ", ".join(f"config.model.{k}={v!r}" for k, v in sorted(extra.items()))

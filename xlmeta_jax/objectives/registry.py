@@ -38,4 +38,4 @@ def get(name: str) -> Objective:
 
 
 def _load_all() -> None:
-    from xlmeta_jax.objectives import mlm  # noqa: F401  (registers on import)
+    from xlmeta_jax.objectives import contrastive, mlm  # noqa: F401  (they register on import)

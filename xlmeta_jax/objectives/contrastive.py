@@ -1,0 +1,79 @@
+"""VECO 2.0 multi-granularity contrastive learning on the parallel stream.
+
+Sequence level: a sentence and its translation, encoded separately and pooled,
+are positives; the other translations in the batch are negatives (symmetric
+InfoNCE). Token level: inside one bilingual instance (the unmasked pair row),
+an English word and its dictionary translation are positives; every other real
+token of that instance is a negative. Choices: docs/methods.md.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from xlmeta_jax.objectives.registry import register
+
+
+def _normalize(x: jax.Array) -> jax.Array:
+    x = x.astype(jnp.float32)
+    return x / (jnp.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
+
+
+def info_nce(a: jax.Array, b: jax.Array, temperature: float) -> dict[str, jax.Array]:
+    """Symmetric InfoNCE with in-batch negatives: a_i's positive is b_i and vice versa."""
+    logits = _normalize(a) @ _normalize(b).T / temperature
+    labels = jnp.arange(a.shape[0])
+    loss_ab = -jax.nn.log_softmax(logits, axis=1)[labels, labels].mean()
+    loss_ba = -jax.nn.log_softmax(logits, axis=0)[labels, labels].mean()
+    acc = ((logits.argmax(1) == labels).mean() + (logits.argmax(0) == labels).mean()) / 2
+    return {"loss": (loss_ab + loss_ba) / 2, "acc": acc}
+
+
+def pool(hidden: jax.Array, segment_ids: jax.Array, how: str) -> jax.Array:
+    """[B, T, E] -> [B, E]: mean over real tokens, or the `<s>` state."""
+    if how == "first":
+        return hidden[:, 0]
+    mask = (segment_ids > 0)[..., None].astype(jnp.float32)
+    return (hidden.astype(jnp.float32) * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
+
+
+def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: jax.Array,
+                   temperature: float) -> dict[str, jax.Array]:
+    """InfoNCE over the tokens of each instance: for an aligned pair (i, j), anchor i's
+    positive is j (and j's is i); the candidates are the instance's other real tokens."""
+    z = _normalize(h)
+    sim = jnp.einsum("bte,bse->bts", z, z) / temperature  # [B, T, T]
+    t = h.shape[1]
+    allowed = valid[:, None, :] & ~jnp.eye(t, dtype=bool)[None]
+    logp = jax.nn.log_softmax(jnp.where(allowed, sim, -1e9), axis=-1)
+    rows = jnp.arange(h.shape[0])[:, None]
+    i, j = align[..., 0], align[..., 1]
+    nll = -(logp[rows, i, j] + logp[rows, j, i]) / 2
+    hit = ((logp[rows, i].argmax(-1) == j).astype(jnp.float32) + (logp[rows, j].argmax(-1) == i)) / 2
+    n = align_w.sum()
+    denom = jnp.maximum(n, 1.0)
+    return {"loss": (nll * align_w).sum() / denom, "acc": (hit * align_w).sum() / denom, "pairs": n}
+
+
+def _encode(params, model, s: dict, prefix: str, layer: int, rng) -> jax.Array:
+    return model.apply({"params": params}, s[f"{prefix}tokens"], s[f"{prefix}positions"],
+                       s[f"{prefix}segment_ids"], deterministic=False, langs=s[f"{prefix}langs"], layer=layer,
+                       method=model.encode, rngs={"dropout": rng})
+
+
+@register("seq_contrast", streams=("parallel",))
+def seq_contrast(params, batch: dict, rng: jax.Array, *, model, cfg):
+    s = batch["parallel"]
+    src, tgt = (pool(_encode(params, model, s, f"{side}_", cfg.layer, jax.random.fold_in(rng, k)),
+                     s[f"{side}_segment_ids"], cfg.pooling) for k, side in enumerate(("src", "tgt")))
+    m = info_nce(src, tgt, cfg.temperature)
+    return m["loss"], m
+
+
+@register("tok_contrast", streams=("parallel",))
+def tok_contrast(params, batch: dict, rng: jax.Array, *, model, cfg):
+    s = batch["parallel"]
+    h = model.apply({"params": params}, s["pair_tokens"], s["positions"], s["segment_ids"], deterministic=False,
+                    langs=s["langs"], layer=cfg.layer, method=model.encode, rngs={"dropout": rng})
+    m = token_info_nce(h, s["segment_ids"] > 0, s["align"], s["align_weights"], cfg.temperature)
+    return m["loss"], m
