@@ -134,7 +134,8 @@ def test_hf_forward_matches_ours_on_every_layer(run, hf_model):
                            jnp.asarray(segments), mlm_positions=jnp.broadcast_to(jnp.arange(length), tokens.shape),
                            capture_intermediates=True, mutable=["intermediates"])
     inter = inter["intermediates"]
-    ours = [inter["embeddings_norm"]["__call__"][0]] + [inter[f"layer_{i}"]["__call__"][0] for i in range(cfg.layers)]
+    # a layer returns (carry, output): its first element is the hidden state
+    ours = [inter["embeddings_norm"]["__call__"][0]] + [inter[f"layer_{i}"]["__call__"][0][0] for i in range(cfg.layers)]
     np.testing.assert_array_equal(ours[-1], out["hidden"])
 
     with torch.no_grad():
