@@ -23,6 +23,7 @@ setup(
         "tensorboardX>=2.6,<2.7",
         "tqdm>=4.66,<5",
         "safetensors>=0.8,<0.9",  # Hugging Face export/import without torch
+        "matplotlib>=3.9,<4",  # PNG plots of evaluation and analysis reports
     ],
     extras_require={
         # torch pinned exactly: 2.13.0 is the CPU build; a looser pin pulls a multi-GB CUDA build.
