@@ -9,7 +9,7 @@ from xlmeta_jax.objectives.contrastive import info_nce, pool, token_info_nce
 
 
 def np_norm(x):
-    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def np_log_softmax(x, axis):
@@ -29,7 +29,7 @@ def np_token_info_nce(h, valid, align, w, tau):
     total, count = 0.0, 0.0
     for b in range(h.shape[0]):
         for (i, j), wk in zip(align[b], w[b]):
-            if wk == 0:
+            if wk == 0 or i == j or not (valid[b, i] and valid[b, j]):  # no positive: not a pair
                 continue
             for anchor, pos in ((i, j), (j, i)):
                 cands = [k for k in range(h.shape[1]) if valid[b, k] and k != anchor]
@@ -107,11 +107,33 @@ def test_token_loss_ignores_padding_slots_and_rows_without_pairs():
     assert float(none["loss"]) == 0.0 and np.isfinite(float(none["acc"]))
 
 
+def test_slots_into_padding_or_onto_themselves_are_ignored():
+    h, valid, align, w = random_case()
+    args = lambda a: (jnp.asarray(h, jnp.float32), jnp.asarray(valid), jnp.asarray(a), jnp.asarray(w), 0.2)  # noqa: E731
+    base = token_info_nce(*args(align))
+    bad = align.copy()
+    bad[1, 0] = [2, 6]  # row 1 is padding from slot 5 on
+    assert not valid[1, 6]
+    got = token_info_nce(*args(bad))
+    np.testing.assert_allclose(got["loss"], np_token_info_nce(h, valid, bad, w, 0.2), rtol=1e-5)
+    assert float(got["pairs"]) == float(base["pairs"]) - 1
+    bad[1, 0] = [4, 4]
+    assert float(token_info_nce(*args(bad))["pairs"]) == float(base["pairs"]) - 1
+
+
+def test_zero_vector_has_finite_gradient():
+    a = jnp.zeros((3, 4)).at[1:].set(jax.random.normal(jax.random.key(0), (2, 4)))
+    b = jax.random.normal(jax.random.key(1), (3, 4))
+    g = jax.grad(lambda x: info_nce(x, b, 0.1)["loss"])(a)
+    assert np.isfinite(np.asarray(g)).all()
+
+
 def test_padding_never_enters_pooling_or_token_candidates():
     h, valid, align, w = random_case()
     seg = valid.astype(np.int32)
     h2 = h.copy()
     h2[1, 5:] = 100.0  # padding states
+    assert pool(jnp.asarray(h, jnp.bfloat16), jnp.asarray(seg), "first").dtype == jnp.float32
     for how in ("mean", "first"):
         np.testing.assert_allclose(pool(jnp.asarray(h2), jnp.asarray(seg), how), pool(jnp.asarray(h), jnp.asarray(seg), how),
                                    rtol=1e-6)

@@ -16,23 +16,30 @@ from pathlib import Path
 
 import numpy as np
 
-from xlmeta_jax.data.sources import DataError
+from xlmeta_jax.data.sources import DataError, read_lines
 
 WORD = re.compile(r"\w+")
 UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "HANGUL SYLLABLE")
 
 
+def fold(text: str) -> str:
+    """Lower-case, one character for one character: match offsets found in the folded
+    text are then offsets in the original ('İ'.lower() is two characters: it folds to 'i')."""
+    return "".join(c.lower()[0] for c in text)
+
+
 def read_dictionary(path: str | Path) -> dict[str, set[str]]:
-    """`english<TAB>foreign` lines -> {english word: {translations}} (lower-cased)."""
+    """`english<TAB>foreign` lines -> {english word: {translations}} (folded); lines of
+    invalid UTF-8 are skipped and counted, as for corpus files."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: dictionary not found; give config.objectives.tok_contrast.dictionary as a "
                         f"path with {{lang}} (e.g. /data/en-{{lang}}.txt) or '' to use single-word corpus pairs")
     out: dict[str, set[str]] = defaultdict(set)
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_lines(path):
         en, _, x = line.partition("\t")
         if en.strip() and x.strip():
-            out[en.strip().lower()].add(x.strip().lower())
+            out[fold(en.strip())].add(fold(x.strip()))
     if not out:
         raise DataError(f"{path}: no 'english<TAB>foreign' line")
     return dict(out)
@@ -44,7 +51,7 @@ def dictionary_from_pairs(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for en, x in pairs:
         if WORD.fullmatch(en) and x and not any(c.isspace() for c in x) and len(x) <= 24:
-            out[en.lower()].add(x.lower())
+            out[fold(en)].add(fold(x))
     return dict(out)
 
 
@@ -58,7 +65,7 @@ def _piece_at(ends: np.ndarray, byte_offset: int) -> int:
 
 
 def find(term: str, text: str) -> int:
-    """Character offset of `term` in lower-cased `text` (whole word unless unspaced), or -1."""
+    """Character offset of `term` in folded `text` (whole word unless unspaced), or -1."""
     if _unspaced(term):
         return text.find(term)
     m = re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text)
@@ -68,10 +75,10 @@ def find(term: str, text: str) -> int:
 def align_pair(src: str, tgt: str, src_ends: np.ndarray, tgt_ends: np.ndarray,
                dictionary: dict[str, set[str]]) -> np.ndarray:
     """[k, 2] (English piece index, foreign piece index) of dictionary translations."""
-    links, lower = [], tgt.lower()
+    links, folded = [], fold(tgt)
     for m in WORD.finditer(src):
-        for term in sorted(dictionary.get(m.group().lower(), ())):
-            at = find(term, lower)
+        for term in sorted(dictionary.get(fold(m.group()), ())):
+            at = find(term, folded)
             if at >= 0:
                 i = _piece_at(src_ends, len(src[:m.start()].encode()))
                 j = _piece_at(tgt_ends, len(tgt[:at].encode()))

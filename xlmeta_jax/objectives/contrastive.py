@@ -15,8 +15,9 @@ from xlmeta_jax.objectives.registry import register
 
 
 def _normalize(x: jax.Array) -> jax.Array:
+    # Clamping the squared norm (not adding to the norm) keeps the gradient finite at a zero vector.
     x = x.astype(jnp.float32)
-    return x / (jnp.linalg.norm(x, axis=-1, keepdims=True) + 1e-6)
+    return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), 1e-12))
 
 
 def info_nce(a: jax.Array, b: jax.Array, temperature: float) -> dict[str, jax.Array]:
@@ -32,7 +33,7 @@ def info_nce(a: jax.Array, b: jax.Array, temperature: float) -> dict[str, jax.Ar
 def pool(hidden: jax.Array, segment_ids: jax.Array, how: str) -> jax.Array:
     """[B, T, E] -> [B, E]: mean over real tokens, or the `<s>` state."""
     if how == "first":
-        return hidden[:, 0]
+        return hidden[:, 0].astype(jnp.float32)
     mask = (segment_ids > 0)[..., None].astype(jnp.float32)
     return (hidden.astype(jnp.float32) * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
 
@@ -40,7 +41,8 @@ def pool(hidden: jax.Array, segment_ids: jax.Array, how: str) -> jax.Array:
 def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: jax.Array,
                    temperature: float) -> dict[str, jax.Array]:
     """InfoNCE over the tokens of each instance: for an aligned pair (i, j), anchor i's
-    positive is j (and j's is i); the candidates are the instance's other real tokens."""
+    positive is j (and j's is i); the candidates are the instance's other real tokens.
+    A slot that points into padding or links a token to itself has no positive: it is ignored."""
     z = _normalize(h)
     sim = jnp.einsum("bte,bse->bts", z, z) / temperature  # [B, T, T]
     t = h.shape[1]
@@ -48,6 +50,7 @@ def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: ja
     logp = jax.nn.log_softmax(jnp.where(allowed, sim, -1e9), axis=-1)
     rows = jnp.arange(h.shape[0])[:, None]
     i, j = align[..., 0], align[..., 1]
+    align_w = align_w * (valid[rows, i] & valid[rows, j] & (i != j))
     nll = -(logp[rows, i, j] + logp[rows, j, i]) / 2
     hit = ((logp[rows, i].argmax(-1) == j).astype(jnp.float32) + (logp[rows, j].argmax(-1) == i)) / 2
     n = align_w.sum()
