@@ -165,3 +165,27 @@ def test_user_errors_exit_2_naming_the_flag(args, flag):
                        env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert r.returncode == 2, r.stderr[-2000:]
     assert flag in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+def test_a_phase_with_the_parallel_stream_compiles_ahead_of_time():
+    """The planner's batch template comes from the streams' own code: a TLM phase (mono +
+    parallel streams) lowers and compiles, and each template matches the shapes and dtypes
+    of a batch drawn from data of other lengths."""
+    import numpy as np
+    from tests.conftest import load_config
+    from xlmeta_jax.data import pipeline
+
+    p = plan.make_plan(load_config("xlm_meta_tlm", "smoke"), 202, "xling")
+    assert p.phase == "xling" and p.xla_matmul_flops > 1.5 * p.analytic["train"]  # + the TLM pass on pair rows
+
+    rng = np.random.default_rng(0)
+    masker = pipeline.Masking(0.15, 0.8, 0.1, mask_id=201, first_piece_id=4)
+    docs = [rng.integers(4, 200, rng.integers(3, 90)).astype(np.int32) for _ in range(9)]
+    pairs = pipeline.Pairs(docs[:4], docs[4:8], [np.array([[0, 1]], np.int32)] * 4)
+    real = {"mono": pipeline.MonoStream({"de": pipeline.pack(docs, 64)}, {"de": 1.0}, masker, {"de": 3}),
+            "parallel": pipeline.ParallelStream({"de": pairs}, {"de": 1.0}, masker, {"en": 0, "de": 3}, 0, 64, 16)}
+    template = pipeline.batch_shapes(["mono", "parallel"], 6, 64, masker, 16)
+    for name, stream in real.items():
+        batch = stream.batch((1, 2), 6, slice(0, 6))
+        assert {k: (v.shape, v.dtype) for k, v in batch.items()} == \
+               {k: (v.shape, v.dtype) for k, v in template[name].items()}, name

@@ -241,10 +241,20 @@ def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: i
     return [{k: v[i:i + batch_size] for k, v in out.items()} for i in range(0, n + pad, batch_size)]
 
 
-def batch_shapes(batch_size: int, seq_len: int, num_predictions: int) -> dict[str, np.ndarray]:
-    """Zero arrays with the shapes and dtypes `MonoStream.batch` produces (for compiling ahead of time)."""
-    rows, preds = (batch_size, seq_len), (batch_size, num_predictions)
-    return {"tokens": np.zeros(rows, np.int32), "positions": np.zeros(rows, np.int32),
-            "segment_ids": np.zeros(rows, np.int32), "mlm_positions": np.zeros(preds, np.int32),
-            "targets": np.zeros(preds, np.int32), "weights": np.zeros(preds, np.float32),
-            "lang": np.zeros((batch_size,), np.int32), "langs": np.zeros(rows, np.int32)}
+def batch_shapes(streams, batch_size: int, seq_len: int, masking_: Masking,
+                 max_align: int) -> dict[str, dict[str, np.ndarray]]:
+    """Per stream name, zero arrays with the shapes and dtypes its batches have (for compiling
+    ahead of time): one synthetic row goes through the stream's own code, so the template
+    cannot drift from what training feeds."""
+    ids = np.arange(seq_len, dtype=np.int32) % 64 + masking_.first_piece_id
+    one = slice(0, 1)
+    makers = {
+        "mono": lambda: MonoStream({"x": pack([ids], seq_len)}, {"x": 1.0}, masking_, {"x": 0}),
+        "parallel": lambda: ParallelStream({"x": Pairs([ids], [ids], [np.zeros((0, 2), np.int32)])}, {"x": 1.0},
+                                           masking_, {"en": 0, "x": 1}, 0, seq_len, max_align),
+    }
+    out = {}
+    for name in streams:
+        row = makers[name]().batch((0,), 1, one)
+        out[name] = {k: np.zeros((batch_size,) + v.shape[1:], v.dtype) for k, v in row.items()}
+    return out

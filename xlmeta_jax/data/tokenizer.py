@@ -19,6 +19,7 @@ from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import mixture
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
+FIRST_PIECE = 4  # lowest id of an ordinary piece
 MODEL_FILE = "sentencepiece.bpe.model"  # the file name Hugging Face expects
 
 
@@ -39,7 +40,7 @@ class Tokenizer:
     @property
     def first_piece_id(self) -> int:
         """Lowest id of an ordinary piece (ids below it, and mask_id, are special)."""
-        return 4
+        return FIRST_PIECE
 
     def encode(self, lines: list[str]) -> list[np.ndarray]:
         """Token ids without <s>/</s>, one int32 array per line."""

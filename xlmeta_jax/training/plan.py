@@ -42,7 +42,8 @@ MLP width M, vocabulary V:
 i.e. about 6 x (non-embedding parameters) x tokens + attention + the vocabulary projection on
 masked tokens only. Embedding lookups are gathers (no FLOPs); biases, LayerNorm, softmax, GELU
 and the optimizer are elementwise and left out. The count covers the `mlm` objective on the
-`mono` stream, the only one today; an objective that adds matmuls must add its term here.
+`mono` stream only: a phase with more objectives (TLM, contrastive passes) compiles and plans
+its memory, and XLA's count then exceeds this one by their passes.
 
 Step time at peak P TFLOP/s per device and model-FLOPs utilisation U: analytic / (n_devices x
 P x U); tokens/s (global) = B T / step time.

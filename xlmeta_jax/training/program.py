@@ -16,7 +16,7 @@ import optax
 from jax.sharding import Mesh
 
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import masking, pipeline
+from xlmeta_jax.data import masking, pipeline, tokenizer
 from xlmeta_jax.model.encoder import Encoder, ModelConfig
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import sharding
@@ -60,11 +60,12 @@ class Program:
                        donate_argnums=0), traces
 
     def abstract_batch(self, phase) -> dict:
+        """Shapes of every stream the phase reads, sharded as the loop will put them."""
         c = self.config
-        shapes = pipeline.batch_shapes(phase.batch_size, c.data.seq_len,
-                                       masking.num_predictions(c.data.seq_len, c.masking.rate))
-        return {"mono": {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.batch_sh)
-                         for k, v in shapes.items()}}
+        masker = pipeline.Masking(c.masking.rate, c.masking.mask_prob, c.masking.random_prob,
+                                  mask_id=self.model.cfg.vocab_size - 1, first_piece_id=tokenizer.FIRST_PIECE)
+        shapes = pipeline.batch_shapes(phase.streams, phase.batch_size, c.data.seq_len, masker, c.data.max_align)
+        return jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.batch_sh), shapes)
 
 
 def build(config, vocab_size: int, devices=None) -> Program:
