@@ -83,7 +83,9 @@ def base_config() -> config_dict.ConfigDict:
     c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
     c.log_every = 10
     c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
-    c.checkpoint = dict(every=200, keep=3)
+    # preemption_sync_every: with several processes, how often (steps) they agree whether any got
+    # SIGTERM/SIGINT, so that all save the same step together (a collective on the host).
+    c.checkpoint = dict(every=200, keep=3, preemption_sync_every=10)
     c.mesh = dict(data=-1, fsdp=1, tensor=1)
     # The only place a mesh axis is named: logical axis -> mesh axis (None = replicated).
     # One table serves every preset of MESH_PRESETS: an axis of size 1 shards nothing.
@@ -209,6 +211,9 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
     if config.export_hf.every < 0:
         _fail("export_hf.every", f"{config.export_hf.every}; give 0 (off) or a positive number of steps")
+    if config.checkpoint.preemption_sync_every < 1:
+        _fail("checkpoint.preemption_sync_every", f"{config.checkpoint.preemption_sync_every}; give a positive "
+                                                  f"number of steps (signals are agreed on that often)")
     if config.nonfinite not in ("stop", "skip"):
         _fail("nonfinite", f"{config.nonfinite!r}; allowed: 'stop', 'skip'")
     if not 0 < config.masking.rate < 1:

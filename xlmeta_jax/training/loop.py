@@ -290,7 +290,7 @@ def train(config, workdir: str | Path) -> dict:
     ends = [s + int(p.steps) for s, p in zip(starts, config.phases)]
     ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
 
-    with prog.context(), PreemptionHandler() as preemption:
+    with prog.context(), PreemptionHandler(config.checkpoint.preemption_sync_every) as preemption:
         state, global_step = restore_or_create(ckpt, prog, config, corpus.tok.sha256, workdir)
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
@@ -337,16 +337,17 @@ def train(config, workdir: str | Path) -> dict:
                     history, tokens, seen, tick = [], 0, set(), time.perf_counter()
                 if global_step % config.eval.every == 0 or at_end:
                     writer.write(global_step, phase.name, evaluate(eval_fn, state.params, eval_sets, mesh, rules))
-                if global_step % config.checkpoint.every == 0 or at_end or preemption.requested:
+                stop = preemption.stop_after(global_step)
+                if global_step % config.checkpoint.every == 0 or at_end or stop:
                     ckpt.save(global_step, state, {
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
                         "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
                 maybe_export_hf(config, workdir, global_step, at_end, state.params, model.cfg)
                 maybe_kill(global_step, ckpt.wait)
-                if preemption.requested:
+                if stop:
                     ckpt.wait()
                     writer.close()
-                    raise Preempted(global_step, phase.name, preemption.requested)
+                    raise Preempted(global_step, phase.name, stop)
             summary[phase.name] = {"traces": traces[0], "end_step": global_step}
             writer.message(f"phase {phase.name!r} done at step {global_step}")
         ckpt.wait()

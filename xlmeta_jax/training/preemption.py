@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import signal
 
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: rerun the same command to continue
 
 
@@ -21,8 +25,23 @@ class Preempted(Exception):
 
 
 class PreemptionHandler:
-    """Context manager; `requested` holds the signal number once one arrived."""
+    """Context manager; `requested` holds the signal number once one arrived here.
+
+    With several processes, the signal reaches them at different steps (or reaches only
+    some), but a checkpoint save is collective: `stop_after(step)` makes them agree, every
+    `sync_every` steps, so that all stop after the same step."""
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, sync_every: int = 1):
+        self.sync_every = max(int(sync_every), 1)
+
+    def stop_after(self, step: int) -> int:
+        """The signal to stop on after `step` (0: go on); the same on every process."""
+        if jax.process_count() == 1:
+            return self.requested
+        if step % self.sync_every:
+            return 0
+        return int(np.max(multihost_utils.process_allgather(np.int32(self.requested))))
 
     def __enter__(self) -> "PreemptionHandler":
         self.requested = 0
