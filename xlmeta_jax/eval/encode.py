@@ -118,7 +118,7 @@ def run_language_ids(config: dict) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------
 # Batching
 
-def _bucket(n: int, max_len: int) -> int:
+def bucket_length(n: int, max_len: int) -> int:
     return min(max(16, 1 << (n - 1).bit_length()), max_len)
 
 
@@ -131,7 +131,7 @@ def batches(m: Loaded, sentences: Sequence[str], *, lang: str | None, batch_size
     lang_id = m.lang_id(lang)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        length = _bucket(max(len(ids[i]) for i in idx) + 2, max_len)
+        length = bucket_length(max(len(ids[i]) for i in idx) + 2, max_len)
         rows = [pipeline.side_row(ids[i], length, lang_id) for i in idx]
         rows += [pipeline.side_row(np.zeros(0, np.int32), length, lang_id)] * (batch_size - len(idx))
         batch = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
