@@ -1,4 +1,5 @@
 """Batched, bucketed encoding equals one-sentence-at-a-time model calls."""
+import jax
 import numpy as np
 import pytest
 
@@ -53,3 +54,15 @@ def test_hf_export_encodes_the_same(loaded, tiny_run, tmp_path):
     sents = SENTENCES["ru"]
     np.testing.assert_allclose(encode.sentence_vectors(from_hf, sents, layers=[2]),
                                encode.sentence_vectors(loaded, sents, layers=[2]), atol=1e-5)
+
+
+def test_initial_reproduces_the_runs_step_0_weights(loaded, tiny_run, tiny_corpus):
+    from tests.conftest import smoke_config
+    from xlmeta_jax.training import program
+    prog = program.build(smoke_config(tiny_corpus), loaded.tok.vocab_size)
+    with prog.context():
+        state = prog.create_fn()(jax.random.key(0))
+    init = encode.load(tiny_run, initial=True)
+    assert init.source.endswith("@init")
+    for a, b in zip(jax.tree.leaves(init.params), jax.tree.leaves(jax.device_get(state.params))):
+        np.testing.assert_array_equal(a, b)

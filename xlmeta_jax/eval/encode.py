@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,18 +52,33 @@ class Loaded:
         return self.lang_ids.get(lang, 0) if lang else 0
 
 
-def load(path: str | Path, step: int | None = None) -> Loaded:
-    """A run folder (checkpoint `step`, default the newest) or an exported HF folder."""
+def load(path: str | Path, step: int | None = None, *, initial: bool = False) -> Loaded:
+    """A run folder (checkpoint `step`, default the newest) or an exported HF folder.
+
+    `initial`: instead of the checkpoint's weights, the weights the run started from
+    (recomputed from config.seed, as the train loop draws them), with the run's tokenizer:
+    the random-initialisation floor of the very same model."""
     path = Path(path).absolute()
     if (path / hf.CONFIG_FILE).is_file() and not (path / "checkpoints").exists():
-        if step is not None:
-            raise EvalError(f"{path}: a Hugging Face folder has no steps; drop --step")
+        if step is not None or initial:
+            raise EvalError(f"{path}: a Hugging Face folder has no steps and no initial state; drop --step/--initial")
         params, model_cfg, spm_path = hf.load_hf(path)
         return Loaded(Encoder(ModelConfig(**model_cfg)), params, tokenizer.load(spm_path.parent), {}, str(path), None)
-    return _load_run(path, step)
+    return _load_run(path, step, initial)
 
 
-def _load_run(workdir: Path, step: int | None) -> Loaded:
+def initial_params(model: Encoder, seed: int) -> dict:
+    """The parameters training step 0 starts from (training/step.py init_state draws them
+    from the first half of split(key(seed)); the shapes of the dummy inputs do not matter)."""
+    def init(key):  # jitted like the loop's, so the draws round the same way
+        tokens = jnp.zeros((1, 8), jnp.int32)
+        params = model.init(jax.random.split(key)[0], tokens, tokens + 2, tokens + 1,
+                            mlm_positions=jnp.zeros((1, 1), jnp.int32))["params"]
+        return nn.unbox(params)
+    return jax.tree.map(np.asarray, jax.jit(init)(jax.random.key(seed)))
+
+
+def _load_run(workdir: Path, step: int | None, initial: bool) -> Loaded:
     ckpt_dir = workdir / "checkpoints"
     if not ckpt_dir.is_dir():
         raise EvalError(f"{workdir}: neither a training run folder (no checkpoints/) nor a Hugging Face folder "
@@ -87,6 +103,9 @@ def _load_run(workdir: Path, step: int | None) -> Loaded:
         raise EvalError(f"{tok_dir}: differs from the tokenizer checkpoint {step} was trained with; restore it")
     config = meta["config"]
     model = Encoder(ModelConfig(vocab_size=tok.vocab_size, **config["model"]))
+    if initial:
+        return Loaded(model, initial_params(model, config["seed"]), tok, run_language_ids(config),
+                      f"{workdir}@init", 0)
     params = jax.tree.map(np.asarray, restored["state"]["params"])
     return Loaded(model, params, tok, run_language_ids(config), f"{workdir}@{step}", step)
 
