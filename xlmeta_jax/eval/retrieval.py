@@ -7,12 +7,14 @@ one forward pass, so accuracy is reported for every layer at no extra cost.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from typing import Callable, Sequence
 
 import numpy as np
 
-from xlmeta_jax.eval import alignment
-from xlmeta_jax.eval.encode import Loaded, middle_layer, sentence_vectors
+from xlmeta_jax.config import ConfigError
+from xlmeta_jax.eval import alignment, readers
+from xlmeta_jax.eval.encode import EvalError, Loaded, middle_layer, sentence_vectors
 
 
 def scores(x: np.ndarray, y: np.ndarray, *, center: bool = False, csls_k: int = 0) -> np.ndarray:
@@ -60,9 +62,37 @@ def evaluate(m: Loaded, pairs: dict[str, tuple[list[str], list[str]]], *, layer:
 
 
 def curve_metrics(m: Loaded, pairs: dict[str, tuple[list[str], list[str]]], *, layer: int | None,
-                  center: bool, csls_k: int, batch_size: int) -> dict[str, float]:
+                  center: bool, csls_k: int, max_pairs: int | None = None) -> dict[str, float]:
     """Flat metrics for the training log: retrieval/<lang> (mean of both directions) and retrieval/avg."""
-    r = evaluate(m, pairs, layer=layer, center=center, csls_k=csls_k, batch_size=batch_size)
+    r = evaluate(m, pairs, layer=layer, center=center, csls_k=csls_k, max_pairs=max_pairs)
     out = {f"retrieval/{lang}": v["mean"] for lang, v in r["per_language"].items()}
     out["retrieval/avg"] = r["average"]["mean"]
     return out
+
+
+def training_curve(cfg, m: Loaded) -> Callable[[dict], dict[str, float]] | None:
+    """For `config.eval.retrieval`: reads its files once (errors name the key) and returns
+    host params -> {retrieval/<dataset>/<lang>: mean accuracy of both directions, .../avg};
+    None when no file is configured."""
+    if not (cfg.tatoeba or cfg.pud):
+        return None
+    sets = {}
+    try:
+        if cfg.tatoeba:
+            sets["tatoeba"] = readers.tatoeba(cfg.tatoeba, list(cfg.langs) or None)
+        if cfg.pud:
+            texts = readers.parallel_conllu(list(cfg.pud))
+            sets["pud"] = {l: (v, texts["en"]) for l, v in texts.items() if l != "en"}
+    except (EvalError, KeyError) as e:
+        raise ConfigError(f"config.eval.retrieval: {e} (set tatoeba to a Tatoeba folder, pud to CoNLL-U files "
+                          f"including an en_* one)") from None
+
+    def curve(params) -> dict[str, float]:
+        loaded = dataclasses.replace(m, params=params)
+        out = {}
+        for name, pairs in sets.items():
+            metrics = curve_metrics(loaded, pairs, layer=cfg.layer, center=cfg.center, csls_k=cfg.csls_k,
+                                    max_pairs=cfg.max_pairs or None)
+            out.update({k.replace("retrieval/", f"retrieval/{name}/"): v for k, v in metrics.items()})
+        return out
+    return curve
