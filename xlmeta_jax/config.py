@@ -71,6 +71,10 @@ def base_config() -> config_dict.ConfigDict:
         phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
     ]
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
+    # Alignment curve: sentence retrieval at every eval, logged as retrieval/<dataset>/<lang>
+    # (a Tatoeba folder and/or parallel CoNLL-U files; layer None = the middle).
+    c.eval.retrieval = dict(tatoeba="", langs=[], pud=[], max_pairs=200, layer=config_dict.placeholder(int),
+                            center=False, csls_k=0)
     # Options of objectives (phases name objectives and weights; see docs/methods.md).
     c.objectives = dict(
         seq_contrast=dict(pooling="mean", layer=-1, temperature=0.05),

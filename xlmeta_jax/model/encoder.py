@@ -190,10 +190,11 @@ class Encoder(nn.Module):
                                   (cfg.vocab_size,))
 
     def encode(self, tokens: Array, positions: Array, segment_ids: Array, *, deterministic: bool,
-               langs: Array | None = None, layer: int | None = None) -> Array:
+               langs: Array | None = None, layer: int | str | None = None) -> Array:
         """Hidden states [batch, length, hidden] after `layer` (None: the last; 0: the
-        embeddings; negative: from the end). `langs` [batch, length] are language ids,
-        used only when the model has language embeddings."""
+        embeddings; negative: from the end; "all": every one, [layers + 1, batch, length,
+        hidden]). `langs` [batch, length] are language ids, used only when the model has
+        language embeddings."""
         cfg = self.cfg
         words = self.word_embeddings(tokens)
         x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(tokens))
@@ -212,6 +213,8 @@ class Encoder(nn.Module):
         for block in self.blocks:
             x, ys = block(x, bias, deterministic)
             outputs.extend(ys if cfg.scan_layers else [ys])
+        if layer == "all":
+            return jnp.stack(outputs)[:, :, n_prompt:]
         return (x if layer is None else outputs[layer])[:, n_prompt:]
 
     def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:

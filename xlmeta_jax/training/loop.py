@@ -22,6 +22,8 @@ from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import align, corpora, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.eval import retrieval
+from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import ModelConfig
 from xlmeta_jax.objectives import registry
@@ -300,6 +302,7 @@ def train(config, workdir: str | Path) -> dict:
         if jax.process_index() == 0:
             write_config(config, workdir)
         eval_fn = jax.jit(step_lib.make_eval_step(model))
+        curve = retrieval.training_curve(config.eval.retrieval, Loaded(model, {}, corpus.tok, corpus.ids, "", None))
         masker = pipeline.Masking.from_config(config.masking, corpus.tok)
         eval_sets = {l: pipeline.eval_batches(corpus.valid[l], masker, config.eval.batch_size,
                                               config.eval.rows_per_language, config.seed, corpus.ids[l])
@@ -336,7 +339,8 @@ def train(config, workdir: str | Path) -> dict:
                         "tokens_per_sec": tokens * share / elapsed if tokens and elapsed > 0 else None})
                     history, tokens, seen, tick = [], 0, set(), time.perf_counter()
                 if global_step % config.eval.every == 0 or at_end:
-                    writer.write(global_step, phase.name, evaluate(eval_fn, state.params, eval_sets, mesh, rules))
+                    writer.write(global_step, phase.name, {**evaluate(eval_fn, state.params, eval_sets, mesh, rules),
+                                                           **(curve(host_params(state.params)) if curve else {})})
                 stop = preemption.stop_after(global_step)
                 if global_step % config.checkpoint.every == 0 or at_end or stop:
                     ckpt.save(global_step, state, {

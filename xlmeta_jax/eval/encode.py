@@ -1,0 +1,212 @@
+"""Load a trained encoder and turn sentences into hidden states and sentence vectors.
+
+`load` accepts a training run folder (the orbax checkpoint, WORKDIR/tokenizer and the
+resolved config) or an exported Hugging Face folder. The checkpoint is read with orbax
+directly: eval/ sits below training/ in the house plan, so it cannot use the
+Checkpointer; the format is the same (items `state` and `meta`).
+
+Sentences are encoded as `<s> pieces </s>` (truncated to `max_len`), sorted by length
+and padded to a few bucket lengths (powers of two), with the batch always padded to
+`batch_size`: one compiled forward per bucket, whatever the number of sentences.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from xlmeta_jax.data import corpora, pipeline, sources, tokenizer
+from xlmeta_jax.data.tokenizer import Tokenizer
+from xlmeta_jax.interop import hf
+from xlmeta_jax.model.encoder import Encoder, ModelConfig
+
+
+class EvalError(ValueError):
+    """A user mistake in what to evaluate (a path, a step, a language); the message says the fix."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything needed to encode text with a trained model."""
+    model: Encoder
+    params: dict
+    tok: Tokenizer
+    lang_ids: dict[str, int]  # the run's language ids (sorted language codes); {} for an HF folder
+    source: str  # what was loaded, for reports: "WORKDIR@step" or the HF folder
+    step: int | None  # the checkpoint step; None for an HF folder
+
+    @property
+    def num_layers(self) -> int:
+        return self.model.cfg.layers
+
+    def lang_id(self, lang: str | None) -> int:
+        """The language embedding id of `lang` (0 when the model has none or `lang` is unknown:
+        evaluation must also run on languages the model never saw)."""
+        return self.lang_ids.get(lang, 0) if lang else 0
+
+
+def load(path: str | Path, step: int | None = None, *, initial: bool = False) -> Loaded:
+    """A run folder (checkpoint `step`, default the newest) or an exported HF folder.
+
+    `initial`: instead of the checkpoint's weights, the weights the run started from
+    (recomputed from config.seed, as the train loop draws them), with the run's tokenizer:
+    the random-initialisation floor of the very same model."""
+    path = Path(path).absolute()
+    if (path / hf.CONFIG_FILE).is_file() and not (path / "checkpoints").exists():
+        if step is not None or initial:
+            raise EvalError(f"{path}: a Hugging Face folder has no steps and no initial state; drop --step/--initial")
+        params, model_cfg, spm_path = hf.load_hf(path)
+        return Loaded(Encoder(ModelConfig(**model_cfg)), params, tokenizer.load(spm_path.parent), {}, str(path), None)
+    return _load_run(path, step, initial)
+
+
+def initial_params(model: Encoder, seed: int) -> dict:
+    """The parameters training step 0 starts from (training/step.py init_state draws them
+    from the first half of split(key(seed)); the shapes of the dummy inputs do not matter)."""
+    def init(key):  # jitted like the loop's, so the draws round the same way
+        tokens = jnp.zeros((1, 8), jnp.int32)
+        params = model.init(jax.random.split(key)[0], tokens, tokens + 2, tokens + 1,
+                            mlm_positions=jnp.zeros((1, 1), jnp.int32))["params"]
+        return nn.unbox(params)
+    return jax.tree.map(np.asarray, jax.jit(init)(jax.random.key(seed)))
+
+
+def _load_run(workdir: Path, step: int | None, initial: bool) -> Loaded:
+    ckpt_dir = workdir / "checkpoints"
+    if not ckpt_dir.is_dir():
+        raise EvalError(f"{workdir}: neither a training run folder (no checkpoints/) nor a Hugging Face folder "
+                        f"(no config.json); pass --workdir=RUN_DIR or --hf=EXPORTED_DIR")
+    manager = ocp.CheckpointManager(ckpt_dir)
+    try:
+        steps = sorted(manager.all_steps())
+        if not steps:
+            raise EvalError(f"{ckpt_dir}: no complete checkpoint; train until one is saved (config.checkpoint.every)")
+        step = steps[-1] if step is None else step
+        if step not in steps:
+            raise EvalError(f"{ckpt_dir}: no checkpoint for --step={step}; available: {steps} (omit --step for the newest)")
+        meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    finally:
+        manager.close()
+    tok_dir = workdir / "tokenizer"
+    if not (tok_dir / tokenizer.MODEL_FILE).is_file():
+        raise EvalError(f"{tok_dir / tokenizer.MODEL_FILE}: missing; the run's tokenizer is needed (restore WORKDIR/tokenizer/)")
+    tok = tokenizer.load(tok_dir)
+    if meta.get("tokenizer_sha256") not in (None, tok.sha256):
+        raise EvalError(f"{tok_dir}: differs from the tokenizer checkpoint {step} was trained with; restore it")
+    config = meta["config"]
+    model = Encoder(ModelConfig(vocab_size=tok.vocab_size, **config["model"]))
+    if initial:
+        return Loaded(model, initial_params(model, config["seed"]), tok, run_language_ids(config),
+                      f"{workdir}@init", 0)
+    params = jax.tree.map(np.asarray, restored["state"]["params"])
+    return Loaded(model, params, tok, run_language_ids(config), f"{workdir}@{step}", step)
+
+
+def run_language_ids(config: dict) -> dict[str, int]:
+    """The ids the training loop gave its languages: sorted codes of every stream's languages
+    (plus English when there is a parallel stream). {} if the corpus folder is gone and the
+    model has no language embeddings (the ids are then unused)."""
+    try:
+        data = config["data"]
+        folder = Path(data["corpus_dir"]) if data["corpus_dir"] else corpora.build_demo_corpus(
+            data["cache_dir"] or None, log=lambda _: None)
+        langs = set()
+        for p in config["phases"]:
+            for name, spec in p["streams"].items():
+                if spec["languages"] != "all":
+                    langs.update(spec["languages"])
+                else:
+                    langs.update((sources.mono_languages if name == "mono" else sources.parallel_languages)(folder))
+                if name == "parallel":
+                    langs.add("en")
+    except (OSError, ValueError, KeyError):
+        if config.get("model", {}).get("languages", 0):
+            raise
+        return {}
+    return {lang: i for i, lang in enumerate(sorted(langs))}
+
+
+# ------------------------------------------------------------------------------------------
+# Batching
+
+def bucket_length(n: int, max_len: int) -> int:
+    return min(max(16, 1 << (n - 1).bit_length()), max_len)
+
+
+def batches(m: Loaded, sentences: Sequence[str], *, lang: str | None, batch_size: int,
+            max_len: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(indices into `sentences`, model inputs [batch_size, bucket]) in order of length.
+    Rows past len(indices) are padding (segment 0 everywhere)."""
+    ids = [x[: max_len - 2] for x in m.tok.encode(list(sentences))]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    lang_id = m.lang_id(lang)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        length = bucket_length(max(len(ids[i]) for i in idx) + 2, max_len)
+        rows = [pipeline.side_row(ids[i], length, lang_id) for i in idx]
+        rows += [pipeline.side_row(np.zeros(0, np.int32), length, lang_id)] * (batch_size - len(idx))
+        batch = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+        batch["segment_ids"][len(idx):] = 0
+        yield idx, batch
+
+
+@functools.partial(jax.jit, static_argnames=("model", "layers", "pool"))
+def _forward(params, batch: dict, *, model: Encoder, layers: tuple[int, ...], pool: bool) -> jax.Array:
+    hidden = model.apply({"params": params}, batch["tokens"], batch["positions"], batch["segment_ids"],
+                         langs=batch["langs"], deterministic=True, layer="all", method=model.encode)
+    hidden = hidden[jnp.array(layers)]  # [len(layers), B, T, H]
+    if not pool:
+        return hidden
+    # Mean over the sentence's pieces, without <s> and </s>: they are the same in every
+    # sentence and language, so they only pull all vectors towards one point.
+    t = batch["tokens"]
+    keep = ((batch["segment_ids"] > 0) & (t != tokenizer.BOS) & (t != tokenizer.EOS)).astype(hidden.dtype)
+    return (hidden * keep[None, :, :, None]).sum(2) / jnp.maximum(keep.sum(1), 1.0)[None, :, None]
+
+
+def _layers(m: Loaded, layers: Sequence[int] | None) -> tuple[int, ...]:
+    n = m.num_layers
+    layers = tuple(range(n + 1)) if layers is None else tuple(int(l) for l in layers)
+    bad = [l for l in layers if not -(n + 1) <= l <= n]
+    if bad:
+        raise EvalError(f"layers {bad}: the model has layers 0 (embeddings) .. {n}")
+    return tuple(l % (n + 1) for l in layers)
+
+
+def hidden_states(m: Loaded, sentences: Sequence[str], *, lang: str | None = None, layers: Sequence[int] | None = None,
+                  batch_size: int = 64, max_len: int = 128) -> list[np.ndarray]:
+    """Per sentence, float32 [len(layers), n_tokens, hidden] (default: all layers, 0 = the
+    embeddings). Token 0 is <s>, the last is </s>; the pieces of `m.tok.encode` lie between."""
+    layers = _layers(m, layers)
+    out: list[np.ndarray | None] = [None] * len(sentences)
+    for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
+        h = np.asarray(_forward(m.params, batch, model=m.model, layers=layers, pool=False))
+        lengths = batch["segment_ids"].sum(1)
+        for row, i in enumerate(idx):
+            out[i] = h[:, row, :lengths[row]]
+    return out
+
+
+def sentence_vectors(m: Loaded, sentences: Sequence[str], *, layers: Sequence[int], lang: str | None = None,
+                     batch_size: int = 64, max_len: int = 128) -> np.ndarray:
+    """float32 [len(layers), len(sentences), hidden]: each sentence's hidden states after each
+    of `layers`, mean-pooled over its pieces (<s> and </s> excluded; an empty sentence gives 0)."""
+    layers = _layers(m, layers)
+    out = np.zeros((len(layers), len(sentences), m.model.cfg.hidden), np.float32)
+    for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
+        out[:, idx] = np.asarray(_forward(m.params, batch, model=m.model, layers=layers, pool=True))[:, :len(idx)]
+    return out
+
+
+def middle_layer(m: Loaded) -> int:
+    """The default layer for sentence vectors: the middle of the stack, as XTREME does
+    (the top layers of an MLM model specialise in predicting pieces)."""
+    return m.num_layers // 2
