@@ -19,7 +19,12 @@ MESH_AXES = ("data", "fsdp", "tensor")
 KNOWN_STREAMS = ("mono", "parallel")
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """A mistake the user can fix (config, data, paths, flags): the message names the key or
+    file and the fix; entry points print it and exit 2 (xlmeta_jax/cli.py)."""
+
+
+class ConfigError(UserError):
     """A user mistake in the config: the message names the key and the fix."""
 
 

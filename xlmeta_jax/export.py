@@ -7,13 +7,9 @@ and `transformers.AutoTokenizer.from_pretrained(HF_DIR)`. Default step: the late
 checkpoint. Exit codes: 0 done; 2 a user error (the message names the path or option
 and the fix).
 """
-import logging
-import sys
-
 from absl import app, flags
-from absl import logging as absl_logging
 
-from xlmeta_jax.interop import hf
+from xlmeta_jax import cli
 from xlmeta_jax.training.checkpoint import export_workdir
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run folder (config.json, tokenizer/, checkpoints/)")
@@ -27,15 +23,8 @@ flags.mark_flags_as_required(["workdir", "out"])
 
 def main(argv):
     del argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every restore at INFO
-    try:
-        out = export_workdir(_WORKDIR.value, _STEP.value, _OUT.value, drop_extra=_DROP_EXTRA.value,
-                                overwrite=_OVERWRITE.value)
-    except hf.InteropError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    print(out)
+    print(cli.run(lambda: export_workdir(_WORKDIR.value, _STEP.value, _OUT.value, drop_extra=_DROP_EXTRA.value,
+                                         overwrite=_OVERWRITE.value)))
 
 
 if __name__ == "__main__":

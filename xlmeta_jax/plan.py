@@ -14,6 +14,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.training import plan
 
@@ -35,19 +36,18 @@ def main(argv):
     except (OSError, ValueError) as e:
         print(f"error: --config={flags.FLAGS['config'].serialize().partition('=')[2]}: {e}", file=sys.stderr)
         sys.exit(2)
-    try:
-        mesh = plan.parse_mesh(_MESH.value)
-        plan.check_numbers(_MEMORY.value, _PEAK.value, _MFU.value)
-        plan.pick_phase(config, _PHASE.value)
-        vocab = _VOCAB.value or int(config.tokenizer.vocab_size) + 2
-        if not plan.is_worker():
-            sys.exit(plan.launch_worker("xlmeta_jax.plan", sys.argv[1:], plan.num_devices(mesh)))
-        config.mesh.update(mesh)
-        result = plan.make_plan(config, vocab, _PHASE.value)
-    except (config_lib.ConfigError, plan.PlanError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    print(plan.format_plan(result, _MEMORY.value, _PEAK.value, _MFU.value))
+    print(cli.run(lambda: run(config)))
+
+
+def run(config) -> str:
+    mesh = plan.parse_mesh(_MESH.value)
+    plan.check_numbers(_MEMORY.value, _PEAK.value, _MFU.value)
+    plan.pick_phase(config, _PHASE.value)
+    vocab = _VOCAB.value or int(config.tokenizer.vocab_size) + 2
+    if not plan.is_worker():
+        sys.exit(plan.launch_worker("xlmeta_jax.plan", sys.argv[1:], plan.num_devices(mesh)))
+    config.mesh.update(mesh)
+    return plan.format_plan(plan.make_plan(config, vocab, _PHASE.value), _MEMORY.value, _PEAK.value, _MFU.value)
 
 
 if __name__ == "__main__":

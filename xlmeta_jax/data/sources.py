@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from xlmeta_jax.config import UserError
+
 log = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A problem with the user's data: the message names the file and the fix."""
 
 

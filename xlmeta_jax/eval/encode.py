@@ -22,13 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from xlmeta_jax.config import UserError
 from xlmeta_jax.data import corpora, pipeline, sources, tokenizer
 from xlmeta_jax.data.tokenizer import Tokenizer
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import Encoder, ModelConfig
 
 
-class EvalError(ValueError):
+class EvalError(UserError):
     """A user mistake in what to evaluate (a path, a step, a language); the message says the fix."""
 
 

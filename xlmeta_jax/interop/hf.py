@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping
 import jax
 import numpy as np
 
+from xlmeta_jax.config import UserError
 from xlmeta_jax.data import tokenizer as tokenizer_lib
 from xlmeta_jax.model.encoder import ModelConfig
 
@@ -51,7 +52,7 @@ XLMR_MODEL_FIELDS = ("vocab_size", "hidden", "layers", "heads", "mlp", "max_posi
 EXECUTION_FIELDS = ("remat", "scan_layers")
 
 
-class InteropError(ValueError):
+class InteropError(UserError):
     """A user-fixable interop problem: the message names the file or option and the fix."""
 
 

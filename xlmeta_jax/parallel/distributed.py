@@ -57,7 +57,6 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
 
 
 def _fail(key: str, message: str) -> None:
-    # ConfigError is a ValueError: train.main reports it as a config error (exit 2).
     raise ConfigError(f"config.distributed.{key}: {message}")
 
 
@@ -128,7 +127,7 @@ def plan(cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
         missing = [v for v in SLURM_VARS if v not in environ]
         if missing:
             # An sbatch script's own shell (outside srun) sees SLURM_NTASKS but is one process.
-            raise ValueError(f"SLURM_NTASKS={ntasks} but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            raise ConfigError(f"SLURM_NTASKS={ntasks} but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
                              f"not set: start the command with srun (one task per process; see "
                              f"launch/slurm_gpu.sbatch), or set config.distributed.coordinator_address, "
                              f"num_processes and process_id yourself")

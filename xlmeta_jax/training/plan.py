@@ -64,7 +64,7 @@ WORKER_ENV = "XLMETA_JAX_PLAN_WORKER"  # set in the child: "compile here, do not
 GB = 1e9  # --device_memory_gb is decimal GB, as on vendor data sheets
 
 
-class PlanError(ValueError):
+class PlanError(config_lib.UserError):
     """A user mistake in the planner's flags: the message names the flag and the fix."""
 
 
