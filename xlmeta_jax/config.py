@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -28,10 +29,13 @@ class ConfigError(UserError):
     """A user mistake in the config: the message names the key and the fix."""
 
 
-def phase(name: str, steps: int, batch_size: int, streams: dict, objectives: dict) -> config_dict.ConfigDict:
-    """One training phase: which data it reads, which losses it sums, for how long."""
-    return config_dict.ConfigDict(
-        dict(name=name, steps=steps, batch_size=batch_size, streams=streams, objectives=objectives))
+def phase(name: str, steps: int, batch_size: int, streams: dict, objectives: dict,
+          trainable: str = ".*") -> config_dict.ConfigDict:
+    """One training phase: which data it reads, which losses it sums, for how long, and which
+    parameters it trains (`trainable`: a regex that must match the whole '/'-joined parameter
+    path, e.g. 'word_embeddings/.*|tri_layer/.*'; the others stay bit-identical)."""
+    return config_dict.ConfigDict(dict(name=name, steps=steps, batch_size=batch_size, streams=streams,
+                                       objectives=objectives, trainable=trainable))
 
 
 def base_config() -> config_dict.ConfigDict:
@@ -252,6 +256,10 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
             if not 0 < spec.alpha <= 1:
                 _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be in (0, 1] (1 = proportional to "
                                                   f"data size, smaller values up-sample small languages)")
+        try:
+            re.compile(p.trainable)
+        except re.error as e:
+            _fail(f"{key}.trainable", f"{p.trainable!r} is not a regular expression ({e}); e.g. '.*' (all)")
         if not p.objectives:
             _fail(f"{key}.objectives", f"phase {p.name!r} has no objectives; e.g. objectives=dict(mlm=1.0)")
         for name, weight in p.objectives.items():

@@ -54,8 +54,13 @@ class Program:
     def train_step(self, phase) -> tuple[Callable, list[int]]:
         """The jitted step of one phase (its objectives and weights) and its trace counter."""
         objectives = [(registry.get(n), float(w), self.config.objectives.get(n)) for n, w in phase.objectives.items()]
+        mask = step_lib.trainable_mask(self.abstract_state().params, phase.trainable)
+        if not any(jax.tree.leaves(mask)):
+            index = [p.name for p in self.config.phases].index(phase.name)
+            raise config_lib.ConfigError(f"config.phases[{index}].trainable: {phase.trainable!r} matches no parameter "
+                                         f"path (they look like 'layer_0/attention/query/kernel'); fix the pattern")
         step_fn, traces = step_lib.make_train_step(self.model, objectives, self.tx, self.schedule,
-                                                   self.config.optimizer.accumulate)
+                                                   self.config.optimizer.accumulate, phase.trainable)
         return jax.jit(step_fn, in_shardings=(self.state_sh, self.batch_sh), out_shardings=(self.state_sh, None),
                        donate_argnums=0), traces
 

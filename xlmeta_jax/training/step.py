@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import re
+
 import flax
 import flax.linen as nn
 import jax
@@ -61,6 +63,14 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Arra
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=state_rng)
 
 
+def trainable_mask(params, pattern: str) -> dict:
+    """True for each parameter whose '/'-joined path (e.g. 'layer_0/attention/query/kernel')
+    the regex `pattern` matches in full."""
+    rx = re.compile(pattern)
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: rx.fullmatch("/".join(str(getattr(k, "key", k)) for k in path)) is not None, params)
+
+
 def micro_batches(batch: dict, k: int) -> dict:
     """[B, ...] leaves -> [k, B/k, ...]; micro-batch i takes rows i, i+k, ... so that each
     one still spreads over every data-parallel device."""
@@ -89,8 +99,11 @@ def accumulated(grad_fn: Callable, k: int) -> Callable:
 
 def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float, object]],
                     tx: optax.GradientTransformation, schedule: optax.Schedule,
-                    accumulate: int = 1) -> tuple[Callable, list[int]]:
-    """The step of one phase: sum of weight * loss over its (objective, weight, options).
+                    accumulate: int = 1, trainable: str = ".*") -> tuple[Callable, list[int]]:
+    """The step of one phase: sum of weight * loss over its (objective, weight, options),
+    updating only the parameters `trainable` matches (frozen ones keep their exact bits: their
+    gradients are zeroed before the optimizer, so they neither count in the clipping norm nor
+    move the Adam moments' direction, and weight decay never reaches them).
 
     Returns (step_fn, traces): `traces[0]` counts how often JAX traced the step,
     which lets tests check that a phase compiles its step exactly once.
@@ -110,14 +123,17 @@ def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float, o
         rng = jax.random.fold_in(state.rng, state.step)
         grad_fn = accumulated(jax.value_and_grad(loss_fn, has_aux=True), accumulate)
         (loss, metrics), grads = grad_fn(state.params, batch, rng)
+        train = trainable_mask(state.params, trainable)  # static: decided while tracing
+        grads = jax.tree.map(lambda g, t: g if t else jnp.zeros_like(g), grads, train)
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         # A non-finite loss or gradient must never reach the state: keep the old params and
         # optimizer moments (only the step advances) and report it; the loop decides to stop or skip.
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)  # noqa: E731
-        new = state.replace(step=state.step + 1,
-                            params=keep(optax.apply_updates(state.params, updates), state.params),
+        params = jax.tree.map(lambda t, new, old: new if t else old, train,
+                              optax.apply_updates(state.params, updates), state.params)
+        new = state.replace(step=state.step + 1, params=keep(params, state.params),
                             opt_state=keep(opt_state, state.opt_state))
         metrics.update(loss=loss, grad_norm=grad_norm, learning_rate=schedule(state.step), finite=finite)
         return new, metrics
