@@ -68,6 +68,10 @@ def base_config() -> config_dict.ConfigDict:
         remat="none",  # 'none', 'dots' (recompute all but matmul outputs), 'full' (recompute all)
         scan_layers=False,  # scan one layer over stacked params: compile time independent of depth
         languages=0,  # > 0: language embeddings (XLM's TLM); at least the run's number of languages
+        # Emerging cross-lingual structure (Conneau et al. 2020): per-language word embeddings and
+        # tied decoders (no shared anchor pieces), and the bottom `language_layers` blocks per language
+        # (only the top layers - language_layers shared). Both need languages > 0.
+        separate_embeddings=False, language_layers=0,
         prompt_pool=0, prompt_length=4, prompt_top_k=2,  # XLM-P prompt pool (0 = off)
     )
     c.optimizer = dict(
@@ -116,6 +120,7 @@ def base_config() -> config_dict.ConfigDict:
         ("positions", None),
         ("embed_out", None),
         ("layers", None),
+        ("languages", None),  # per-language parameter copies (emerging-structure ablations)
     ]
     return c
 
@@ -206,6 +211,16 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
     if m.dtype not in ("float32", "bfloat16"):
         _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
+    if (m.separate_embeddings or m.language_layers) and not m.languages:
+        _fail("model.languages", "is 0; model.separate_embeddings / model.language_layers route by language: "
+                                 "give the number of languages of the run")
+    if not 0 <= m.language_layers <= m.layers:
+        _fail("model.language_layers", f"{m.language_layers}; must be in 0..model.layers={m.layers}")
+    if m.language_layers and m.scan_layers:
+        _fail("model.language_layers", "per-language blocks cannot be scanned; set model.scan_layers=False")
+    if (m.separate_embeddings or m.language_layers) and m.prompt_pool:
+        _fail("model.prompt_pool", "XLM-P prompts with per-language embeddings or blocks are not supported; "
+                                   "turn one of them off")
     if m.prompt_pool and not 0 < m.prompt_top_k <= m.prompt_pool:
         _fail("model.prompt_top_k", f"{m.prompt_top_k}; must be in 1..model.prompt_pool={m.prompt_pool}")
     if config.objectives.seq_contrast.pooling not in ("mean", "first"):

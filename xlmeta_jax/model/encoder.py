@@ -42,6 +42,8 @@ class ModelConfig:
     prompt_pool: int = 0  # XLM-P: number of prompts in the pool (0 = off)
     prompt_length: int = 4  # vectors per prompt
     prompt_top_k: int = 2  # prompts prepended per instance
+    separate_embeddings: bool = False  # one word-embedding table (and tied decoder) per language
+    language_layers: int = 0  # the bottom blocks that are per language (0 = every block shared)
 
     @classmethod
     def from_config(cls, model_cfg, vocab_size: int) -> "ModelConfig":
@@ -143,14 +145,31 @@ def attention_bias(segment_ids: Array, dtype) -> Array:
 REMAT_POLICIES = {"dots": jax.checkpoint_policies.checkpoint_dots, "full": None}
 
 
+def per_language(block: type[nn.Module], languages: int) -> type[nn.Module]:
+    """`block` with one parameter copy per language (leading [languages] axis); every copy runs
+    on the whole input and returns [languages, ...]: `route` then keeps each token's own."""
+    return nn.vmap(block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
+                   in_axes=(None, None, None), out_axes=0, axis_size=languages,
+                   metadata_params={nn.PARTITION_NAME: "languages"})
+
+
+def route(per_lang: Array, langs: Array) -> Array:
+    """[L, B, T, E] outputs of per-language copies -> [B, T, E], token t taking its language's.
+    All L copies are computed (L x the cost of a shared block): simple, and cheap for the
+    two or three languages of an ablation."""
+    return jnp.einsum("lbte,btl->bte", per_lang, jax.nn.one_hot(langs, per_lang.shape[0], dtype=per_lang.dtype))
+
+
 def layer_stack(cfg: ModelConfig) -> list[nn.Module]:
-    """The encoder's blocks: per-layer modules `layer_i`, or one scanned `layers` module
-    whose params carry a leading [layers] axis; optionally rematerialized."""
+    """The encoder's blocks: per-layer modules `layer_i` (the bottom `language_layers` of them
+    per language), or one scanned `layers` module whose params carry a leading [layers] axis;
+    optionally rematerialized."""
     block = Layer
     if cfg.remat != "none":
         block = nn.remat(Layer, policy=REMAT_POLICIES[cfg.remat], static_argnums=(3,))
     if not cfg.scan_layers:
-        return [block(cfg, name=f"layer_{i}") for i in range(cfg.layers)]
+        own = per_language(block, cfg.languages) if cfg.language_layers else None
+        return [(own if i < cfg.language_layers else block)(cfg, name=f"layer_{i}") for i in range(cfg.layers)]
     scanned = nn.scan(block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
                       in_axes=(nn.broadcast, nn.broadcast), length=cfg.layers,
                       metadata_params={nn.PARTITION_NAME: "layers"})
@@ -165,9 +184,14 @@ class Encoder(nn.Module):
     def setup(self):
         cfg = self.cfg
         emb_init = nn.initializers.normal(cfg.init_std)
-        self.word_embeddings = nn.Embed(
-            cfg.vocab_size, cfg.hidden, dtype=cfg.dtype,
-            embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")))
+        if cfg.separate_embeddings:
+            self.language_word_embeddings = self.param(
+                "language_word_embeddings", nn.with_logical_partitioning(emb_init, ("languages", "vocab", "embed")),
+                (cfg.languages, cfg.vocab_size, cfg.hidden))
+        else:
+            self.word_embeddings = nn.Embed(
+                cfg.vocab_size, cfg.hidden, dtype=cfg.dtype,
+                embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")))
         self.position_embeddings = nn.Embed(
             cfg.max_positions, cfg.hidden, dtype=cfg.dtype,
             embedding_init=nn.with_logical_partitioning(emb_init, ("positions", "embed")))
@@ -196,10 +220,11 @@ class Encoder(nn.Module):
         hidden]). `langs` [batch, length] are language ids, used only when the model has
         language embeddings."""
         cfg = self.cfg
-        words = self.word_embeddings(tokens)
+        langs = langs if langs is not None else jnp.zeros_like(tokens)
+        words = self.words(tokens, langs)
         x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(tokens))
         if cfg.languages:
-            x = x + self.language_embeddings(langs if langs is not None else jnp.zeros_like(tokens))
+            x = x + self.language_embeddings(langs)
         x = self.dropout(self.embeddings_norm(x), deterministic=deterministic)
         n_prompt = 0
         if cfg.prompt_pool:
@@ -210,21 +235,36 @@ class Encoder(nn.Module):
         x = _constrain(x, ("batch", "length", "act_embed"))
         bias = attention_bias(segment_ids, self.cfg.dtype)
         outputs = [x]
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             x, ys = block(x, bias, deterministic)
+            if i < cfg.language_layers:
+                x = ys = route(x, langs)
             outputs.extend(ys if cfg.scan_layers else [ys])
         if layer == "all":
             return jnp.stack(outputs)[:, :, n_prompt:]
         return (x if layer is None else outputs[layer])[:, n_prompt:]
 
+    def words(self, tokens: Array, langs: Array) -> Array:
+        """Word embeddings; with separate_embeddings, from each token's language's table."""
+        if self.cfg.separate_embeddings:
+            return self.language_word_embeddings.astype(self.cfg.dtype)[langs, tokens]
+        return self.word_embeddings(tokens)
+
     def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:
         """XLM-P retrieval for a batch: chosen prompt ids and the key-query matching loss."""
         return self.prompt_pool(self.word_embeddings(tokens), segment_ids)
 
-    def mlm_logits(self, hidden: Array) -> Array:
-        """The MLM head on [..., hidden] states; decoder weights are the word embeddings."""
+    def mlm_logits(self, hidden: Array, langs: Array | None = None) -> Array:
+        """The MLM head on [..., hidden] states; decoder weights are the word embeddings (with
+        separate_embeddings: the table of each slot's language, `langs` [...])."""
         h = self.lm_norm(gelu(self.lm_dense(hidden)))
-        return self.word_embeddings.attend(h) + self.lm_bias
+        if not self.cfg.separate_embeddings:
+            return self.word_embeddings.attend(h) + self.lm_bias
+        tables = self.language_word_embeddings.astype(self.cfg.dtype)
+        every = jnp.einsum("...e,lve->...lv", h, tables)  # each language's decoder, then pick
+        langs = jnp.zeros(h.shape[:-1], jnp.int32) if langs is None else langs
+        return jnp.einsum("...lv,...l->...v", every, jax.nn.one_hot(langs, tables.shape[0], dtype=every.dtype)) \
+            + self.lm_bias
 
     def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *, langs: Array | None = None,
                  mlm_positions: Array | None = None, deterministic: bool = True) -> dict[str, Array]:
@@ -232,5 +272,6 @@ class Encoder(nn.Module):
         out = {"hidden": hidden}
         if mlm_positions is not None:
             picked = jnp.take_along_axis(hidden, mlm_positions[..., None], axis=1)
-            out["mlm_logits"] = self.mlm_logits(picked)
+            slot_langs = None if langs is None else jnp.take_along_axis(langs, mlm_positions, axis=1)
+            out["mlm_logits"] = self.mlm_logits(picked, slot_langs)
         return out
