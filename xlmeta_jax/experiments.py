@@ -76,3 +76,50 @@ def add_methods(c, methods: tuple[str, ...], langs) -> None:
             p.objectives.prompt_match = 0.1
 
 
+
+
+EMERGING_LANGUAGES = ["en", "fr"]
+
+
+def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: int | None = None,
+             languages: list[str] | None = None):
+    """Conneau et al. 2020's sharing ablations, one bilingual MLM run each (no parallel data):
+    `separate_embeddings` gives each language its own word-embedding table and decoder (no
+    shared anchor pieces), `shared_top` = k shares only the top k blocks (the others per
+    language; None = all shared). Every variant, the fully shared one included, has language
+    embeddings, so that the grid differs only in what it shares. `languages` = one language
+    trains a monolingual model (for aligning two independent models post hoc).
+
+    Sizes: 'smoke' (tiny, tests), 'demo' (hidden 256, 4 layers, 300 steps on the demo corpus,
+    minutes here), 'base' (XLM-R base on Wikipedia through TFDS)."""
+    size, preset = config_arg(arg, {"base": None, "smoke": None, "demo": None}, file)
+    langs = list(languages or EMERGING_LANGUAGES)
+    c = base_config()
+    if size == "base":
+        c.model.update(BASE, dtype="bfloat16", remat="full")
+        c.mesh.update(data=1, fsdp=-1, tensor=1)
+        c.data.update(source="tfds", seq_len=512)
+        c.tokenizer.update(vocab_size=100_000, sample_lines=2_000_000)
+        c.optimizer.update(learning_rate=6e-4, warmup_steps=10_000, accumulate=4)
+        steps, batch = 200_000, 1024
+        c.update(log_every=100)
+        c.eval.update(every=5000, batch_size=256, rows_per_language=1024)
+        c.checkpoint.update(every=2000, keep=3)
+    else:
+        smoke = size == "smoke"
+        c.model.update(dict(hidden=32, layers=2, heads=2, mlp=64) if smoke else dict(hidden=256, layers=4, heads=4,
+                                                                                        mlp=1024))
+        c.data.update(seq_len=64 if smoke else 128, max_docs_per_language=2000 if smoke else 0)
+        c.tokenizer.update(vocab_size=2000 if smoke else 12000, sample_lines=20_000 if smoke else 200_000,
+                           character_coverage=0.995 if smoke else 0.9995)
+        steps, batch = (12, 8) if smoke else (300, 16)
+        c.optimizer.warmup_steps = 3 if smoke else 30
+        c.log_every = 2 if smoke else 10
+        c.eval.update(every=steps, batch_size=8, rows_per_language=8 if smoke else 64)
+        c.checkpoint.update(every=steps)
+    c.model.update(languages=len(langs), separate_embeddings=separate_embeddings,
+                   language_layers=0 if shared_top is None else c.model.layers - shared_top)
+    c.phases = [phase("mlm", steps, batch, dict(mono=dict(languages=langs, alpha=0.5)), dict(mlm=1.0))]
+    apply_preset(c, preset)
+    c.lock()
+    return c
