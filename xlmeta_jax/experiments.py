@@ -90,7 +90,7 @@ def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: i
     embeddings, so that the grid differs only in what it shares. `languages` = one language
     trains a monolingual model (for aligning two independent models post hoc).
 
-    Sizes: 'smoke' (tiny, tests), 'demo' (hidden 256, 4 layers, 300 steps on the demo corpus,
+    Sizes: 'smoke' (tiny, tests), 'demo' (hidden 256, 4 layers, 200 steps on the demo corpus,
     minutes here), 'base' (XLM-R base on Wikipedia through TFDS)."""
     size, preset = config_arg(arg, {"base": None, "smoke": None, "demo": None}, file)
     langs = list(languages or EMERGING_LANGUAGES)
@@ -112,7 +112,7 @@ def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: i
         c.data.update(seq_len=64 if smoke else 128, max_docs_per_language=2000 if smoke else 0)
         c.tokenizer.update(vocab_size=2000 if smoke else 12000, sample_lines=20_000 if smoke else 200_000,
                            character_coverage=0.995 if smoke else 0.9995)
-        steps, batch = (12, 8) if smoke else (300, 16)
+        steps, batch = (12, 8) if smoke else (200, 16)
         c.optimizer.warmup_steps = 3 if smoke else 30
         c.log_every = 2 if smoke else 10
         c.eval.update(every=steps, batch_size=8, rows_per_language=8 if smoke else 64)
