@@ -182,7 +182,7 @@ def adopt_tokenizer(source: Path, tok_dir: Path) -> None:
 def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params, model_cfg: ModelConfig) -> None:
     """Hugging Face folder every export_hf.every steps and/or at phase ends (process 0 writes)."""
     e = config.export_hf
-    if not ((e.every and step % e.every == 0) or (e.phase_end and at_phase_end)):
+    if not (exporting(config, step) or (e.phase_end and at_phase_end)):
         return
     params = host_params(params)
     if jax.process_index() == 0:
@@ -239,8 +239,7 @@ def write_config(config, workdir: Path) -> None:
 
 
 def mean_metrics(history: list[dict]) -> dict[str, float]:
-    fetched = jax.device_get(history)
-    return {k: float(np.mean([h[k] for h in fetched])) for k in fetched[0] if k != "finite"}
+    return {k: float(np.mean([h[k] for h in history])) for k in history[0] if k != "finite"}
 
 
 def params_sha256(params) -> str:
@@ -253,6 +252,17 @@ def params_sha256(params) -> str:
 
 class NonFiniteError(RuntimeError):
     pass
+
+
+def exporting(config, step: int) -> bool:
+    return bool(config.export_hf.every) and step % config.export_hf.every == 0
+
+
+def finite_metrics(pending: list[tuple[int, dict]], phase: str, policy: str, last_checkpoint: int | None) -> list[dict]:
+    """Host copies of the (step, metrics) since the last check, in one transfer; non-finite
+    steps are dropped (policy 'skip') or stop the run (policy 'stop')."""
+    fetched = jax.device_get([m for _, m in pending])
+    return [m for (step, _), m in zip(pending, fetched) if check_finite(m, step, phase, policy, last_checkpoint)]
 
 
 def check_finite(metrics: dict, step: int, phase: str, policy: str, last_checkpoint: int | None) -> bool:
@@ -319,20 +329,25 @@ def train(config, workdir: str | Path) -> dict:
             share = phase.batch_size / (rows.stop - rows.start)  # this process sees 1/share of each batch
             data = phase_data(config, corpus, index, langs_by_phase[index], rows)
             train_step, traces = prog.train_step(phase)
-            history, tokens, seen, tick = [], 0, set(), None
+            history, pending, tokens, seen, tick = [], [], 0, set(), None
             for batch in data.iterate(global_step - starts[index], int(phase.steps)):
                 state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules, phase.batch_size))
                 global_step += 1
                 writer.advance()
-                if check_finite(metrics, global_step, phase.name, config.nonfinite, ckpt.latest_step()):
-                    history.append(metrics)
+                pending.append((global_step, metrics))  # fetched when needed, not every step: no host sync
                 if tick is None:  # the first step of a phase compiles: time from after it
                     tick = time.perf_counter()
                 else:
                     tokens += sum(int((b["segment_ids"] > 0).sum()) for b in batch.values())
                 seen.update(names[i] for b in batch.values() for i in b["lang"])
                 at_end = global_step == ends[index]
-                if (global_step % config.log_every == 0 or at_end) and history:
+                stop = preemption.stop_after(global_step)
+                save = global_step % config.checkpoint.every == 0 or at_end or stop
+                log_now = global_step % config.log_every == 0 or at_end
+                if log_now or save or exporting(config, global_step):  # nothing is written after a bad step
+                    history += finite_metrics(pending, phase.name, config.nonfinite, ckpt.latest_step())
+                    pending = []
+                if log_now and history:
                     elapsed = time.perf_counter() - tick
                     writer.write(global_step, phase.name, {
                         **mean_metrics(history), "languages": ",".join(sorted(seen)),
@@ -341,8 +356,7 @@ def train(config, workdir: str | Path) -> dict:
                 if global_step % config.eval.every == 0 or at_end:
                     writer.write(global_step, phase.name, {**evaluate(eval_fn, state.params, eval_sets, mesh, rules),
                                                            **(curve(host_params(state.params)) if curve else {})})
-                stop = preemption.stop_after(global_step)
-                if global_step % config.checkpoint.every == 0 or at_end or stop:
+                if save:
                     ckpt.save(global_step, state, {
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
                         "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
