@@ -73,6 +73,7 @@ def base_config() -> config_dict.ConfigDict:
         # (only the top layers - language_layers shared). Both need languages > 0.
         separate_embeddings=False, language_layers=0,
         prompt_pool=0, prompt_length=4, prompt_top_k=2,  # XLM-P prompt pool (0 = off)
+        attention="explicit",  # 'fused': jax.nn.dot_product_attention (needs attention_dropout=0)
     )
     c.optimizer = dict(
         learning_rate=5e-4, warmup_steps=100, schedule="linear",  # decay to 0 over all phases
@@ -231,6 +232,11 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if not -m.layers - 1 <= config.objectives[name].layer <= m.layers:
             _fail(f"objectives.{name}.layer", f"{config.objectives[name].layer}; must be in "
                                               f"{-m.layers - 1}..{m.layers} (0 = embeddings, -1 = last)")
+    if m.attention not in ("explicit", "fused"):
+        _fail("model.attention", f"{m.attention!r}; allowed: 'explicit', 'fused'")
+    if m.attention == "fused" and m.attention_dropout:
+        _fail("model.attention", f"'fused' has no dropout on attention probabilities; set "
+                                 f"model.attention_dropout=0 (now {m.attention_dropout}) or use 'explicit'")
     if m.remat not in ("none", "dots", "full"):
         _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
     if config.optimizer.accumulate < 1:

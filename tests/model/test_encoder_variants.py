@@ -54,3 +54,34 @@ def test_scanned_layers_equal_per_layer(reference, remat):
     assert flat.keys() == flat2.keys()
     for k in flat:
         np.testing.assert_allclose(flat2[k], flat[k], rtol=1e-5, atol=1e-7, err_msg=k)
+
+
+def test_fused_attention_equals_explicit(reference):
+    params, (loss, grads) = reference
+    loss2, grads2 = loss_and_grads(dict(CFG, attention="fused"), params)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), grads2, grads)
+
+
+def test_masked_only_logits_equal_full_vocabulary_logits_at_the_slots(reference):
+    """The head at the prediction slots only gives the loss and gradients of the head applied
+    to every position and then gathered (what HF computes)."""
+    from xlmeta_jax.objectives.mlm import weighted_xent
+
+    params, _ = reference
+    tok, pos, seg, mp = inputs()
+    model = Encoder(ModelConfig(**CFG))
+    targets, weights = tok[jnp.arange(2)[:, None], mp], jnp.ones(mp.shape)
+
+    def masked(p):
+        return weighted_xent(model.apply({"params": p}, tok, pos, seg, mlm_positions=mp)["mlm_logits"], targets,
+                             weights)["loss"]
+
+    def full(p):
+        hidden = model.apply({"params": p}, tok, pos, seg)["hidden"]
+        every = model.apply({"params": p}, hidden, method=model.mlm_logits)  # [B, T, V]
+        return weighted_xent(jnp.take_along_axis(every, mp[..., None], axis=1), targets, weights)["loss"]
+
+    (l1, g1), (l2, g2) = jax.value_and_grad(masked)(params), jax.value_and_grad(full)(params)
+    np.testing.assert_allclose(l1, l2, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g1, g2)

@@ -38,6 +38,7 @@ class ModelConfig:
     dtype: str = "float32"
     remat: str = "none"  # recompute in the backward pass: 'none', 'dots' (keep matmul outputs), 'full'
     scan_layers: bool = False  # one scanned layer (stacked params): compile time independent of depth
+    attention: str = "explicit"  # 'fused': jax.nn.dot_product_attention (needs attention_dropout 0)
     languages: int = 0  # > 0: learned language embeddings added to the input (XLM's TLM); XLM-R has none
     prompt_pool: int = 0  # XLM-P: number of prompts in the pool (0 = off)
     prompt_length: int = 4  # vectors per prompt
@@ -105,10 +106,13 @@ class SelfAttention(nn.Module):
         proj = lambda name: _dense((cfg.heads, head_dim), ("embed", "heads", "kv"), cfg, name)  # noqa: E731
         q, k, v = (proj(n)(x) for n in ("query", "key", "value"))
         q = _constrain(q, ("batch", "length", "act_heads", "kv"))
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q / jnp.sqrt(head_dim).astype(q.dtype), k) + bias
-        probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(cfg.dtype)
-        probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
-        ctx = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
+        if cfg.attention == "fused":  # the backend's fused kernel (cuDNN/TPU flash); no dropout on probabilities
+            ctx = jax.nn.dot_product_attention(q, k, v, bias=bias.astype(q.dtype))
+        else:
+            scores = jnp.einsum("bqhd,bkhd->bhqk", q / jnp.sqrt(head_dim).astype(q.dtype), k) + bias
+            probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(cfg.dtype)
+            probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=deterministic)
+            ctx = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
         out = _dense(cfg.hidden, ("heads", "kv", "embed"), cfg, "output", n_in=2)(ctx)
         return _constrain(out, ("batch", "length", "act_embed"))
 
