@@ -1,66 +1,124 @@
-"""Train-step throughput of the MLM step on random tokens; prints a table.
+"""Train-step throughput, compile time, memory and MFU of the real training program.
 
-    python benchmarks/train_step.py [--steps 20] [--vocab 32000] [--hidden 256] ...
+    python benchmarks/train_step.py [--config bench|demo] [--steps 20] [--json]
 
-The defaults are the reference bench shape of ../shared/NOTES-env.md (vocab 32k,
-hidden 256, 4 layers, 4 heads, MLP 1024, seq 128, batch 16), for which a plain
-jitted Flax model measured ~2,100 tokens/s with masked-only logits on 2 cores.
+`bench` is the reference shape of ../shared/NOTES-env.md (vocab 32000, hidden 256, 4 layers,
+4 heads, MLP 1024, sequence 128, global batch 16, float32); `demo` is configs/demo.py:demo
+(vocab 16002). The step is the one training runs (training/program.py: the phase's jitted
+step with donated state), fed by the real stream code (pipeline.MonoStream) on random
+documents. MFU = analytic model FLOPs per step (training/plan.py `analytic_flops`, masked-only
+MLM head) / step time / this machine's float32 matmul peak measured through jax in the same
+run (median of several 2048^3 matmuls).
 """
 import argparse
+import importlib.util
+import json
+import resource
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from xlmeta_jax.config import base_config
-from xlmeta_jax.data import masking, pipeline
-from xlmeta_jax.model.encoder import Encoder, ModelConfig
-from xlmeta_jax.objectives import registry
-from xlmeta_jax.training import step as step_lib
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xlmeta_jax.data import masking, pipeline, tokenizer  # noqa: E402
+from xlmeta_jax.training import plan, program  # noqa: E402
+
+CONFIGS = {"bench": 32000, "demo": 16002}  # name -> model vocabulary; the rest is configs/demo.py:demo
 
 
-def random_batch(rng, vocab: int, batch: int, seq: int) -> dict:
-    docs = [rng.integers(4, vocab - 1, size=rng.integers(seq // 4, seq)) for _ in range(batch * 2)]
-    rows = pipeline.take(pipeline.pack(docs, seq), np.arange(batch))
-    m = pipeline.Masking(0.15, 0.8, 0.1, vocab - 1, 4)
-    return {"mono": m.apply(rng, rows)}
+def load_config(name: str):
+    spec = importlib.util.spec_from_file_location("demo_config", ROOT / "configs" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config("demo")
+    c.unlock()
+    c.phases = c.phases[:1]  # one phase: the MLM step
+    return c, CONFIGS[name]
+
+
+def random_stream(c, vocab: int) -> pipeline.MonoStream:
+    rng = np.random.default_rng(0)
+    seq = c.data.seq_len
+    docs = [rng.integers(tokenizer.FIRST_PIECE, vocab - 1, size=rng.integers(seq // 4, 2 * seq)).astype(np.int32)
+            for _ in range(256)]
+    masker = pipeline.Masking(c.masking.rate, c.masking.mask_prob, c.masking.random_prob, mask_id=vocab - 1,
+                              first_piece_id=tokenizer.FIRST_PIECE)
+    return pipeline.MonoStream({"x": pipeline.pack(docs, seq)}, {"x": 1.0}, masker, {"x": 0})
+
+
+def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
+    """float32 FLOP/s of a large jitted matmul (median)."""
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def measure(name: str, steps: int) -> dict:
+    c, vocab = load_config(name)
+    phase = c.phases[0]
+    prog = program.build(c, vocab)
+    stream = random_stream(c, vocab)
+    batches = [{"mono": stream.batch((i,), phase.batch_size, slice(0, phase.batch_size))} for i in range(4)]
+    with prog.context():
+        state = prog.create_fn()(jax.random.key(0))
+        step, _ = prog.train_step(phase)
+        t = time.perf_counter()
+        compiled = step.lower(state, batches[0]).compile()
+        compile_s = time.perf_counter() - t
+        state, m = compiled(state, batches[0])
+        jax.block_until_ready(m)
+        times = []
+        for i in range(steps):
+            t = time.perf_counter()
+            state, m = compiled(state, batches[i % 4])
+            jax.block_until_ready(m)
+            times.append(time.perf_counter() - t)
+    step_s = statistics.median(times)
+    preds = masking.num_predictions(c.data.seq_len, c.masking.rate)
+    m_cfg = c.model
+    flops = plan.analytic_flops(batch=phase.batch_size, seq_len=c.data.seq_len, predictions=preds,
+                                hidden=m_cfg.hidden, layers=m_cfg.layers, mlp=m_cfg.mlp, vocab=vocab,
+                                remat=m_cfg.remat)["train"]
+    peak = matmul_peak()
+    params = sum(x.size for x in jax.tree.leaves(state.params))
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
+    return {"config": name, "vocab": vocab, "hidden": m_cfg.hidden, "layers": m_cfg.layers, "seq_len": c.data.seq_len,
+            "batch": phase.batch_size, "params": params, "compile_s": compile_s, "step_s": step_s,
+            "tokens_per_sec": phase.batch_size * c.data.seq_len / step_s, "model_flops_per_step": flops,
+            "matmul_peak_flops": peak, "mfu": flops / step_s / peak,
+            "state_bytes_per_param": state_bytes / params,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for name, default in dict(vocab=32000, hidden=256, layers=4, heads=4, mlp=1024, seq=128, batch=16,
-                              steps=20).items():
-        ap.add_argument(f"--{name}", type=int, default=default)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="bench")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     a = ap.parse_args()
-    cfg = base_config()
-    cfg.model.update(hidden=a.hidden, layers=a.layers, heads=a.heads, mlp=a.mlp)
-    model = Encoder(ModelConfig.from_config(cfg.model, a.vocab))
-    schedule = step_lib.learning_rate_schedule(cfg.optimizer, 1000)
-    tx = step_lib.make_optimizer(cfg.optimizer, schedule)
-    state = jax.jit(lambda r: nn.unbox(step_lib.init_state(
-        model, tx, r, seq_len=a.seq, num_predictions=masking.num_predictions(a.seq, 0.15))))(jax.random.key(0))
-    step_fn, _ = step_lib.make_train_step(model, [(registry.get("mlm"), 1.0, None)], tx, schedule)
-    step_fn = jax.jit(step_fn, donate_argnums=0)
-    rng = np.random.default_rng(0)
-    batches = [random_batch(rng, a.vocab, a.batch, a.seq) for _ in range(4)]
-    t = time.perf_counter()
-    state, m = step_fn(state, batches[0])
-    jax.block_until_ready(m)
-    compile_s = time.perf_counter() - t
-    times = []
-    for i in range(a.steps):
-        t = time.perf_counter()
-        state, m = step_fn(state, batches[i % 4])
-        jax.block_until_ready(m)
-        times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    n_params = sum(x.size for x in jax.tree.leaves(state.params))
-    print(f"| shape (V,H,L,heads,MLP,seq,batch) | params | first step s | median step ms | tokens/s |")
-    print(f"|---|---|---|---|---|")
-    print(f"| {a.vocab},{a.hidden},{a.layers},{a.heads},{a.mlp},{a.seq},{a.batch} | {n_params / 1e6:.1f}M "
-          f"| {compile_s:.1f} | {med * 1e3:.0f} | {a.batch * a.seq / med:,.0f} |")
+    r = measure(a.config, a.steps)
+    if a.json:
+        print(json.dumps(r))
+        return
+    print("model FLOPs/step = 3 x [2BT(4E^2 + 2EM)L + 2BL(2T^2 E) + 2BP(E^2 + EV)]  (training/plan.py)")
+    print("| config | params | compile s | median step ms | tokens/s | GFLOP/step | matmul peak GFLOP/s | MFU "
+          "| peak RSS MB | state bytes/param |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {r['config']} (V={r['vocab']}) | {r['params'] / 1e6:.1f}M | {r['compile_s']:.1f} | {r['step_s'] * 1e3:.0f} "
+          f"| {r['tokens_per_sec']:,.0f} | {r['model_flops_per_step'] / 1e9:.1f} | {r['matmul_peak_flops'] / 1e9:.0f} "
+          f"| {r['mfu']:.0%} | {r['peak_rss_mb']:,.0f} | {r['state_bytes_per_param']:.1f} |")
 
 
 if __name__ == "__main__":
