@@ -65,33 +65,46 @@ def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
     return 2 * n ** 3 / statistics.median(times)
 
 
-def measure(name: str, steps: int) -> dict:
-    c, vocab = load_config(name)
-    phase = c.phases[0]
-    prog = program.build(c, vocab)
-    stream = random_stream(c, vocab)
-    batches = [{"mono": stream.batch((i,), phase.batch_size, slice(0, phase.batch_size))} for i in range(4)]
-    with prog.context():
-        state = prog.create_fn()(jax.random.key(0))
-        step, _ = prog.train_step(phase)
-        t = time.perf_counter()
-        compiled = step.lower(state, batches[0]).compile()
-        compile_s = time.perf_counter() - t
-        state, m = compiled(state, batches[0])
-        jax.block_until_ready(m)
-        times = []
-        for i in range(steps):
+class Runner:
+    """The compiled step of config `name` and its state; `run(n)` times n more steps."""
+
+    def __init__(self, name: str):
+        self.config, self.vocab = load_config(name)
+        self.phase = self.config.phases[0]
+        self.prog = program.build(self.config, self.vocab)
+        stream = random_stream(self.config, self.vocab)
+        b = self.phase.batch_size
+        self.batches = [{"mono": stream.batch((i,), b, slice(0, b))} for i in range(4)]
+        with self.prog.context():
+            self.state = self.prog.create_fn()(jax.random.key(0))
+            step, _ = self.prog.train_step(self.phase)
             t = time.perf_counter()
-            state, m = compiled(state, batches[i % 4])
-            jax.block_until_ready(m)
-            times.append(time.perf_counter() - t)
-    step_s = statistics.median(times)
+            self.step = step.lower(self.state, self.batches[0]).compile()
+            self.compile_s = time.perf_counter() - t
+        self.run(1)  # warm-up
+
+    def run(self, n: int) -> list[float]:
+        times = []
+        with self.prog.context():
+            for i in range(n):
+                t = time.perf_counter()
+                self.state, m = self.step(self.state, self.batches[i % 4])
+                jax.block_until_ready(m)
+                times.append(time.perf_counter() - t)
+        return times
+
+
+def measure(name: str, steps: int) -> dict:
+    r = Runner(name)
+    c, vocab, phase, state, compile_s = r.config, r.vocab, r.phase, r.state, r.compile_s
+    step_s = statistics.median(r.run(steps))
     preds = masking.num_predictions(c.data.seq_len, c.masking.rate)
     m_cfg = c.model
     flops = plan.analytic_flops(batch=phase.batch_size, seq_len=c.data.seq_len, predictions=preds,
                                 hidden=m_cfg.hidden, layers=m_cfg.layers, mlp=m_cfg.mlp, vocab=vocab,
                                 remat=m_cfg.remat)["train"]
     peak = matmul_peak()
+    state = r.state
     params = sum(x.size for x in jax.tree.leaves(state.params))
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
     return {"config": name, "vocab": vocab, "hidden": m_cfg.hidden, "layers": m_cfg.layers, "seq_len": c.data.seq_len,
