@@ -119,7 +119,8 @@ def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: i
         c.checkpoint.update(every=steps)
     c.model.update(languages=len(langs), separate_embeddings=separate_embeddings,
                    language_layers=0 if shared_top is None else c.model.layers - shared_top)
-    c.phases = [phase("mlm", steps, batch, dict(mono=dict(languages=langs, alpha=0.5)), dict(mlm=1.0))]
+    # a tuple, so that the command line can override it: --config.phases[0].streams.mono.languages="('fr',)"
+    c.phases = [phase("mlm", steps, batch, dict(mono=dict(languages=tuple(langs), alpha=0.5)), dict(mlm=1.0))]
     apply_preset(c, preset)
     c.lock()
     return c
