@@ -6,16 +6,13 @@ Writes a JSON report (default WORKDIR/eval/step_N.json) and prints a markdown su
 `python -m xlmeta_jax.report --workdir=DIR` turns reports into tables and plots.
 Exit code 2: a usage or data error (the message names the flag or file).
 """
-import logging
 import sys
 
 from absl import app, flags
-from absl import logging as absl_logging
 
+from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.eval import encode, report, suite
-from xlmeta_jax.interop.hf import InteropError
 
 F = flags
 _WORKDIR = F.DEFINE_string("workdir", None, "Training run folder (checkpoints/, tokenizer/)")
@@ -51,30 +48,28 @@ _BLI_PROCRUSTES = F.DEFINE_bool("bli_procrustes", False, "bli: fit an orthogonal
 _MLM_FILES = F.DEFINE_list("mlm_files", [], "mlm: text files (globs), language = file name up to the first '.'")
 
 
+def evaluate() -> tuple[dict, str]:
+    if bool(_WORKDIR.value) == bool(_HF.value):
+        raise encode.EvalError("give exactly one of --workdir=RUN_DIR and --hf=EXPORTED_DIR")
+    opts = suite.Options(
+        tasks=tuple(_TASK.value), langs=tuple(_LANGS.value), batch_size=_BATCH.value, max_len=_MAX_LEN.value,
+        tatoeba=_TATOEBA.value, pud=tuple(_PUD.value), layer=_LAYER.value, center=_CENTER.value,
+        csls_k=_CSLS.value, max_pairs=_MAX_PAIRS.value, pos_train=_POS_TRAIN.value, pos_dev=_POS_DEV.value,
+        pos_targets=tuple(_POS_TARGETS.value), pos_seeds=tuple(int(s) for s in _POS_SEEDS.value),
+        pos_steps=_POS_STEPS.value, pos_lr=_POS_LR.value, pos_batch_size=_POS_BATCH.value,
+        pos_eval_every=_POS_EVERY.value, bli_langs=tuple(_BLI_LANGS.value),
+        bli_test=_BLI_TEST.value, bli_train=_BLI_TRAIN.value,
+        bli_method=_BLI_METHOD.value, bli_corpus=_BLI_CORPUS.value, bli_csls_k=_BLI_CSLS.value,
+        bli_procrustes=_BLI_PROCRUSTES.value, mlm_files=tuple(_MLM_FILES.value))
+    suite.check(opts)
+    m = encode.load(_WORKDIR.value or _HF.value, _STEP.value, initial=_INITIAL.value)
+    result = suite.run(m, opts, log=lambda s: print(s, file=sys.stderr))
+    return result, suite.save(result, _OUT.value or suite.default_out(m, _WORKDIR.value, _HF.value))
+
+
 def main(argv):
     del argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    try:
-        if bool(_WORKDIR.value) == bool(_HF.value):
-            raise encode.EvalError("give exactly one of --workdir=RUN_DIR and --hf=EXPORTED_DIR")
-        opts = suite.Options(
-            tasks=tuple(_TASK.value), langs=tuple(_LANGS.value), batch_size=_BATCH.value, max_len=_MAX_LEN.value,
-            tatoeba=_TATOEBA.value, pud=tuple(_PUD.value), layer=_LAYER.value, center=_CENTER.value,
-            csls_k=_CSLS.value, max_pairs=_MAX_PAIRS.value, pos_train=_POS_TRAIN.value, pos_dev=_POS_DEV.value,
-            pos_targets=tuple(_POS_TARGETS.value), pos_seeds=tuple(int(s) for s in _POS_SEEDS.value),
-            pos_steps=_POS_STEPS.value, pos_lr=_POS_LR.value, pos_batch_size=_POS_BATCH.value,
-            pos_eval_every=_POS_EVERY.value, bli_langs=tuple(_BLI_LANGS.value),
-            bli_test=_BLI_TEST.value, bli_train=_BLI_TRAIN.value,
-            bli_method=_BLI_METHOD.value, bli_corpus=_BLI_CORPUS.value, bli_csls_k=_BLI_CSLS.value,
-            bli_procrustes=_BLI_PROCRUSTES.value, mlm_files=tuple(_MLM_FILES.value))
-        suite.check(opts)
-        m = encode.load(_WORKDIR.value or _HF.value, _STEP.value, initial=_INITIAL.value)
-        result = suite.run(m, opts, log=lambda s: print(s, file=sys.stderr))
-        path = suite.save(result, _OUT.value or suite.default_out(m, _WORKDIR.value, _HF.value))
-    except (encode.EvalError, DataError, InteropError, config_lib.ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    result, path = cli.run(evaluate)
     print(report.markdown([result]))
     print(f"report: {path}", file=sys.stderr)
 

@@ -5,10 +5,12 @@ Reads the evaluation reports (default WORKDIR/eval/*.json, written by
 per report, e.g. a checkpoint next to its floor), report.json and PNG plots
 (per-language bars, accuracy per layer, curves over steps) to --out_dir.
 """
+import json
 import sys
 
 from absl import app, flags
 
+from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.eval import report
 
@@ -18,20 +20,19 @@ _LABELS = flags.DEFINE_list("labels", [], "Column names, one per report (default
 _OUT = flags.DEFINE_string("out_dir", None, "Output folder (default WORKDIR/report)")
 
 
+def build():
+    if not (_WORKDIR.value or _REPORTS.value):
+        raise config_lib.UserError("give --workdir=RUN_DIR and/or --reports=A.json,B.json")
+    if _LABELS.value and len(_LABELS.value) != len(_REPORTS.value):
+        raise config_lib.UserError(f"--labels has {len(_LABELS.value)} names for {len(_REPORTS.value)} --reports")
+    return report.build(_WORKDIR.value, _REPORTS.value, _LABELS.value or None,
+                        _OUT.value or f"{_WORKDIR.value}/report")
+
+
 def main(argv):
     del argv
-    if not (_WORKDIR.value or _REPORTS.value):
-        print("error: give --workdir=RUN_DIR and/or --reports=A.json,B.json", file=sys.stderr)
-        sys.exit(2)
-    if _LABELS.value and len(_LABELS.value) != len(_REPORTS.value):
-        print(f"error: --labels has {len(_LABELS.value)} names for {len(_REPORTS.value)} --reports", file=sys.stderr)
-        sys.exit(2)
-    out = _OUT.value or f"{_WORKDIR.value}/report"
-    try:
-        md, plots = report.build(_WORKDIR.value, _REPORTS.value, _LABELS.value or None, out)
-    except (OSError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    # A missing or unreadable report/metrics file is the user's to fix, like a bad flag.
+    md, plots = cli.run(build, [(OSError, 2, "error: "), (json.JSONDecodeError, 2, "error: not JSON: ")])
     print(md.read_text())
     print(f"wrote {md} and {len(plots)} plots", file=sys.stderr)
 
