@@ -29,6 +29,7 @@ _PUD = F.DEFINE_list("pud", [], "retrieval: parallel CoNLL-U files (globs; all t
 _LAYER = F.DEFINE_integer("layer", None, "Layer for sentence/word vectors (0 = embeddings; default the middle)")
 _CENTER = F.DEFINE_bool("center", False, "retrieval: subtract each language's mean vector first")
 _CSLS = F.DEFINE_integer("csls_k", 0, "retrieval: CSLS with k neighbours (0 = cosine)")
+_ALL_LAYERS = F.DEFINE_bool("all_layers", False, "retrieval: every layer, not just up to --layer (per-layer plot)")
 _MAX_PAIRS = F.DEFINE_integer("max_pairs", 0, "retrieval: first N pairs per language (0 = all)")
 _POS_TRAIN = F.DEFINE_string("pos_train", "", "pos: CoNLL-U train file (its language from the file name)")
 _POS_DEV = F.DEFINE_string("pos_dev", "", "pos: CoNLL-U dev file for model selection")
@@ -54,7 +55,8 @@ def evaluate() -> tuple[dict, str]:
     opts = suite.Options(
         tasks=tuple(_TASK.value), langs=tuple(_LANGS.value), batch_size=_BATCH.value, max_len=_MAX_LEN.value,
         tatoeba=_TATOEBA.value, pud=tuple(_PUD.value), layer=_LAYER.value, center=_CENTER.value,
-        csls_k=_CSLS.value, max_pairs=_MAX_PAIRS.value, pos_train=_POS_TRAIN.value, pos_dev=_POS_DEV.value,
+        csls_k=_CSLS.value, all_layers=_ALL_LAYERS.value, max_pairs=_MAX_PAIRS.value,
+        pos_train=_POS_TRAIN.value, pos_dev=_POS_DEV.value,
         pos_targets=tuple(_POS_TARGETS.value), pos_seeds=tuple(int(s) for s in _POS_SEEDS.value),
         pos_steps=_POS_STEPS.value, pos_lr=_POS_LR.value, pos_batch_size=_POS_BATCH.value,
         pos_eval_every=_POS_EVERY.value, bli_langs=tuple(_BLI_LANGS.value),

@@ -44,6 +44,11 @@ def test_sentence_vectors_mean_pool_the_pieces(loaded):
     vecs = encode.sentence_vectors(loaded, sents, layers=[0, -1], lang="de", batch_size=2)
     states = encode.hidden_states(loaded, sents, lang="de", layers=[0, -1])
     np.testing.assert_allclose(vecs, np.stack([h[:, 1:-1].mean(1) for h in states], 1), atol=2e-5)
+    lower = encode.sentence_vectors(loaded, sents, layers=[1], lang="de")  # runs a model cut after block 1
+    np.testing.assert_allclose(lower[0], np.stack([h[0, 1:-1].mean(0) for h in encode.hidden_states(
+        loaded, sents, lang="de", layers=[1])]), atol=2e-5)
+    full = encode.hidden_states(loaded, sents, lang="de")
+    np.testing.assert_allclose(lower[0], np.stack([h[1, 1:-1].mean(0) for h in full]), atol=2e-5)
 
 
 def test_hf_export_encodes_the_same(loaded, tiny_run, tmp_path):

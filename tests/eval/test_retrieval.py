@@ -35,9 +35,10 @@ def loaded(tiny_run):
 
 def test_identical_encoders_on_both_sides_retrieve_everything(loaded):
     sents = SENTENCES["en"] + SENTENCES["de"]
-    r = retrieval.evaluate(loaded, {"xx": (sents, sents)})
+    r = retrieval.evaluate(loaded, {"xx": (sents, sents)}, all_layers=True)
     assert r["layer"] == loaded.num_layers // 2
     assert r["per_language"]["xx"] == {"x2en": 1.0, "en2x": 1.0, "mean": 1.0, "n": len(sents)}
+    assert len(r["average_by_layer"]["mean"]) == loaded.num_layers + 1
     assert all(a == 1.0 for a in r["average_by_layer"]["mean"])
 
 

@@ -11,6 +11,7 @@ and padded to a few bucket lengths (powers of two), with the batch always padded
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,10 @@ def run_language_ids(config: dict) -> dict[str, int]:
 # Batching
 
 def bucket_length(n: int, max_len: int) -> int:
-    return min(max(16, 1 << (n - 1).bit_length()), max_len)
+    """Padded length for n pieces: multiples of 8 up to 64, then of 32 (short sentences, the
+    common case, waste little; at most ~12 shapes to compile)."""
+    step = 8 if n <= 64 else 32
+    return min(-(-n // step) * step, max_len)
 
 
 def batches(m: Loaded, sentences: Sequence[str], *, lang: str | None, batch_size: int,
@@ -157,6 +161,20 @@ def batches(m: Loaded, sentences: Sequence[str], *, lang: str | None, batch_size
         batch = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
         batch["segment_ids"][len(idx):] = 0
         yield idx, batch
+
+
+def truncated(m: Loaded, top: int) -> tuple[Encoder, dict]:
+    """The model cut after block `top` (at least 1) and its params: layers above the ones
+    asked for are never computed (the middle layer costs half the stack)."""
+    cfg = m.model.cfg
+    top = max(top, 1)
+    if top >= cfg.layers:
+        return m.model, m.params
+    if cfg.scan_layers:  # stacked [layers, ...] params
+        params = {**m.params, "layers": jax.tree.map(lambda x: x[:top], m.params["layers"])}
+    else:
+        params = {k: v for k, v in m.params.items() if not (k.startswith("layer_") and int(k[6:]) >= top)}
+    return Encoder(dataclasses.replace(cfg, layers=top)), params
 
 
 @functools.partial(jax.jit, static_argnames=("model", "layers", "pool"))
@@ -187,9 +205,10 @@ def hidden_states(m: Loaded, sentences: Sequence[str], *, lang: str | None = Non
     """Per sentence, float32 [len(layers), n_tokens, hidden] (default: all layers, 0 = the
     embeddings). Token 0 is <s>, the last is </s>; the pieces of `m.tok.encode` lie between."""
     layers = _layers(m, layers)
+    model, params = truncated(m, max(layers))
     out: list[np.ndarray | None] = [None] * len(sentences)
     for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
-        h = np.asarray(_forward(m.params, batch, model=m.model, layers=layers, pool=False))
+        h = np.asarray(_forward(params, batch, model=model, layers=layers, pool=False))
         lengths = batch["segment_ids"].sum(1)
         for row, i in enumerate(idx):
             out[i] = h[:, row, :lengths[row]]
@@ -201,9 +220,10 @@ def sentence_vectors(m: Loaded, sentences: Sequence[str], *, layers: Sequence[in
     """float32 [len(layers), len(sentences), hidden]: each sentence's hidden states after each
     of `layers`, mean-pooled over its pieces (<s> and </s> excluded; an empty sentence gives 0)."""
     layers = _layers(m, layers)
+    model, params = truncated(m, max(layers))
     out = np.zeros((len(layers), len(sentences), m.model.cfg.hidden), np.float32)
     for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
-        out[:, idx] = np.asarray(_forward(m.params, batch, model=m.model, layers=layers, pool=True))[:, :len(idx)]
+        out[:, idx] = np.asarray(_forward(params, batch, model=model, layers=layers, pool=True))[:, :len(idx)]
     return out
 
 

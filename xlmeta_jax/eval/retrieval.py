@@ -35,26 +35,31 @@ def accuracy(x: np.ndarray, y: np.ndarray, *, center: bool = False, csls_k: int 
 
 def evaluate(m: Loaded, pairs: dict[str, tuple[list[str], list[str]]], *, layer: int | None = None,
              center: bool = False, csls_k: int = 0, batch_size: int = 64, max_len: int = 128,
-             max_pairs: int | None = None) -> dict:
+             max_pairs: int | None = None, all_layers: bool = False,
+             log: Callable[[str], None] = lambda _: None) -> dict:
     """Retrieval for {lang: (sentences, English translations)}: per language and averaged,
-    at `layer` (default: the middle) and at every layer (`by_layer`, index = layer)."""
+    at `layer` (default: the middle) and at the layers below it (`by_layer`, index = layer;
+    the same forward pass gives them); `all_layers` computes the layers above too."""
     layer = middle_layer(m) if layer is None else layer % (m.num_layers + 1)
-    layers = list(range(m.num_layers + 1))
-    cache: dict[tuple, np.ndarray] = {}  # a multi-way set shares its English side
+    layers = list(range((m.num_layers if all_layers else layer) + 1))
+    last_english: list = [None, None]  # a multi-way set shares its English side: encode it once
+
+    def english(sents: Sequence[str]) -> np.ndarray:
+        if last_english[0] != sents:
+            last_english[:] = [list(sents), vectors(sents, "en")]
+        return last_english[1]
 
     def vectors(sents: Sequence[str], lang: str) -> np.ndarray:
-        key = (lang, tuple(sents))
-        if key not in cache:
-            cache[key] = sentence_vectors(m, sents, layers=layers, lang=lang, batch_size=batch_size, max_len=max_len)
-        return cache[key]
+        return sentence_vectors(m, sents, layers=layers, lang=lang, batch_size=batch_size, max_len=max_len)
 
     per_lang, by_layer = {}, {}
     for lang, (x_sents, en_sents) in pairs.items():
         x_sents, en_sents = x_sents[:max_pairs], en_sents[:max_pairs]
-        vx, ven = vectors(x_sents, lang), vectors(en_sents, "en")
+        vx, ven = vectors(x_sents, lang), english(en_sents)
         accs = [accuracy(vx[l], ven[l], center=center, csls_k=csls_k) for l in layers]
         by_layer[lang] = {k: [a[k] for a in accs] for k in ("x2en", "en2x", "mean")}
         per_lang[lang] = {**accs[layer], "n": len(x_sents)}
+        log(f"retrieval {lang}: {accs[layer]['x2en']:.3f} / {accs[layer]['en2x']:.3f} (layer {layer})")
     average = {k: float(np.mean([v[k] for v in per_lang.values()])) for k in ("x2en", "en2x", "mean")}
     average_by_layer = {k: np.mean([v[k] for v in by_layer.values()], axis=0).tolist() for k in ("x2en", "en2x", "mean")}
     return {"layer": layer, "center": center, "csls_k": csls_k, "per_language": per_lang, "average": average,

@@ -30,6 +30,7 @@ class Options:
     layer: int | None = None  # None = the middle
     center: bool = False
     csls_k: int = 0
+    all_layers: bool = False  # retrieval: also the layers above `layer` (accuracy-per-layer plots)
     max_pairs: int = 0  # 0 = all
     # pos
     pos_train: str = ""
@@ -92,9 +93,9 @@ def check(opts: Options) -> None:
         raise EvalError("--task=mlm needs --mlm_files=FILES (text, one file per language: <lang>.*)")
 
 
-def run_retrieval(m: Loaded, opts: Options) -> dict:
+def run_retrieval(m: Loaded, opts: Options, log) -> dict:
     kw = dict(layer=opts.layer, center=opts.center, csls_k=opts.csls_k, batch_size=opts.batch_size,
-              max_len=opts.max_len, max_pairs=opts.max_pairs or None)
+              max_len=opts.max_len, max_pairs=opts.max_pairs or None, all_layers=opts.all_layers, log=log)
     out = {}
     if opts.tatoeba:
         out["tatoeba"] = retrieval.evaluate(m, readers.tatoeba(opts.tatoeba, opts.langs or None), **kw)
@@ -107,7 +108,7 @@ def run_retrieval(m: Loaded, opts: Options) -> dict:
     return out
 
 
-def run_pos(m: Loaded, opts: Options) -> dict:
+def run_pos(m: Loaded, opts: Options, log) -> dict:
     targets = {readers.conllu_language(p): readers.conllu(p) for p in expand(opts.pos_targets, "pos_targets")}
     return pos.evaluate(m, readers.conllu(opts.pos_train), readers.conllu(opts.pos_dev), targets,
                         seeds=opts.pos_seeds, steps=opts.pos_steps, batch_size=opts.pos_batch_size,
@@ -115,7 +116,7 @@ def run_pos(m: Loaded, opts: Options) -> dict:
                         train_lang=readers.conllu_language(opts.pos_train), max_len=opts.max_len)
 
 
-def run_bli(m: Loaded, opts: Options) -> dict:
+def run_bli(m: Loaded, opts: Options, log) -> dict:
     out = {}
     for lang in opts.bli_langs:
         corpus = lambda l: readers.text(opts.bli_corpus.format(lang=l)) if opts.bli_corpus else None  # noqa: E731
@@ -125,10 +126,11 @@ def run_bli(m: Loaded, opts: Options) -> dict:
             method=opts.bli_method, layer=opts.layer, csls_k=opts.bli_csls_k, procrustes=opts.bli_procrustes,
             src_lines=corpus("en") if opts.bli_method == "corpus" else None,
             tgt_lines=corpus(lang) if opts.bli_method == "corpus" else None)
+        log(f"bli {lang}: P@1 {out[lang]['p@1']:.3f}, P@5 {out[lang]['p@5']:.3f}")
     return out
 
 
-def run_mlm(m: Loaded, opts: Options) -> dict:
+def run_mlm(m: Loaded, opts: Options, log) -> dict:
     texts = {}
     for p in expand(opts.mlm_files, "mlm_files"):
         texts.setdefault(Path(p).name.split(".")[0], []).extend(readers.text(p))
@@ -145,7 +147,7 @@ def run(m: Loaded, opts: Options, log=print) -> dict:
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for task in opts.tasks:
         tick = time.perf_counter()
-        report["tasks"][task] = RUNNERS[task](m, opts)
+        report["tasks"][task] = RUNNERS[task](m, opts, log)
         report["seconds"][task] = round(time.perf_counter() - tick, 1)
         log(f"{task}: done in {report['seconds'][task]:.0f} s")
     return report
