@@ -24,7 +24,7 @@ _OUT = F.DEFINE_string("out", None, "Report JSON (default WORKDIR/eval/step_N.js
 _LANGS = F.DEFINE_list("langs", [], "retrieval: Tatoeba languages (e.g. deu,fra); default all present")
 _BATCH = F.DEFINE_integer("batch_size", 64, "Sentences per forward pass")
 _MAX_LEN = F.DEFINE_integer("max_len", 128, "Pieces per sentence, <s> and </s> included")
-_TATOEBA = F.DEFINE_string("tatoeba", "", "retrieval: folder of tatoeba.XXX-eng.XXX / .eng files")
+_TATOEBA = F.DEFINE_string("tatoeba", "", "retrieval: folder of tatoeba.<lang>-eng.<lang> / .eng files")
 _PUD = F.DEFINE_list("pud", [], "retrieval: parallel CoNLL-U files (globs; all their languages) aligned by # sent_id, en_* included")
 _LAYER = F.DEFINE_integer("layer", None, "Layer for sentence/word vectors (0 = embeddings; default the middle)")
 _CENTER = F.DEFINE_bool("center", False, "retrieval: subtract each language's mean vector first")

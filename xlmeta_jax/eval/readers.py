@@ -23,14 +23,14 @@ def _lines(path: Path) -> list[str]:
 
 
 def tatoeba(folder: str | Path, langs: Sequence[str] | None = None) -> dict[str, tuple[list[str], list[str]]]:
-    """{lang: (sentences in lang, their English translations)} from `tatoeba.XXX-eng.XXX` and
-    `tatoeba.XXX-eng.eng` (line i translates line i); all languages present by default."""
+    """{lang: (sentences in lang, their English translations)} from `tatoeba.<lang>-eng.<lang>` and
+    `tatoeba.<lang>-eng.eng` (line i translates line i); all languages present by default."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EvalError(f"{folder}: no such Tatoeba folder (expected tatoeba.XXX-eng.XXX and .eng files)")
+        raise EvalError(f"{folder}: no such Tatoeba folder (expected tatoeba.<lang>-eng.<lang> and .eng files)")
     present = sorted(m.group(1) for p in folder.iterdir() if (m := _TATOEBA.match(p.name)))
     if not present:
-        raise EvalError(f"{folder}: no tatoeba.XXX-eng.XXX files")
+        raise EvalError(f"{folder}: no tatoeba.<lang>-eng.<lang> files")
     missing = sorted(set(langs or ()) - set(present))
     if missing:
         raise EvalError(f"--langs {missing}: not in {folder}; present: {','.join(present)}")

@@ -25,7 +25,7 @@ class Options:
     batch_size: int = 64
     max_len: int = 128
     # retrieval
-    tatoeba: str = ""  # folder of tatoeba.XXX-eng.XXX/.eng
+    tatoeba: str = ""  # folder of tatoeba.<lang>-eng.<lang>/.eng
     pud: tuple[str, ...] = ()  # parallel CoNLL-U files (globs), one of them English
     layer: int | None = None  # None = the middle
     center: bool = False
