@@ -72,6 +72,9 @@ def base_config() -> config_dict.ConfigDict:
         # tied decoders (no shared anchor pieces), and the bottom `language_layers` blocks per language
         # (only the top layers - language_layers shared). Both need languages > 0.
         separate_embeddings=False, language_layers=0,
+        # TreLM: a TRILayer (one more block, before block layers // 2) and the source language's
+        # word table for the cross-lingual LM; source_vocab is set from transfer.source's tokenizer.
+        tri_layer=False, source_vocab=0,
         prompt_pool=0, prompt_length=4, prompt_top_k=2,  # XLM-P prompt pool (0 = off)
         attention="explicit",  # 'fused': jax.nn.dot_product_attention (needs attention_dropout=0)
     )
@@ -96,6 +99,17 @@ def base_config() -> config_dict.ConfigDict:
     )
     # Multi-host: explicit coordinator, or '' = detect Slurm / TPU pods from the environment.
     c.distributed = dict(coordinator_address="", num_processes=0, process_id=-1, local_device_count=0)
+    # TreLM (Li et al.): start from a trained encoder (a run folder or a Hugging Face folder) and
+    # give it a new language's vocabulary; see training/transfer.py and docs/methods.md.
+    c.transfer = dict(
+        source="",  # '' = off
+        source_language="en",  # the source side of the parallel stream (read with the source's tokenizer)
+        init="adversarial",  # new word table: 'adversarial', 'dictionary', 'identical' or 'random'
+        dictionary="",  # for init='dictionary': path with {lang}; '' = single-word pairs of the parallel corpus
+        align_pieces=2000,  # most frequent pieces per side that the alignment uses
+        window=5, contexts=1000,  # target static vectors: PPMI over this window and context vocabulary, SVD
+        restarts=8, adversarial_steps=2000, refine_iterations=5,
+    )
     c.init = dict(from_hf="")  # a Hugging Face XLM-R folder to start from (its tokenizer included)
     # Hugging Face exports during training, to export.dir (default WORKDIR/hf/step_N).
     c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
@@ -222,6 +236,19 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     if (m.separate_embeddings or m.language_layers) and m.prompt_pool:
         _fail("model.prompt_pool", "XLM-P prompts with per-language embeddings or blocks are not supported; "
                                    "turn one of them off")
+    if m.tri_layer and (m.scan_layers or m.language_layers or m.separate_embeddings or m.prompt_pool):
+        _fail("model.tri_layer", "the TRILayer runs in an unscanned stack of shared blocks; turn off "
+                                 "model.scan_layers, language_layers, separate_embeddings and prompt_pool")
+    if m.tri_layer and m.layers < 2:
+        _fail("model.tri_layer", f"needs at least 2 blocks (it runs before block layers // 2); model.layers={m.layers}")
+    t = config.transfer
+    if t.init not in ("adversarial", "dictionary", "identical", "random"):
+        _fail("transfer.init", f"{t.init!r}; allowed: 'adversarial', 'dictionary', 'identical', 'random'")
+    if t.source and not m.tri_layer:
+        _fail("model.tri_layer", "is False but transfer.source is set; TreLM transfer inserts the TRILayer: "
+                                 "set model.tri_layer=True")
+    if t.source and min(t.restarts, t.adversarial_steps, t.align_pieces, t.window, t.contexts) < 1:
+        _fail("transfer", "restarts, adversarial_steps, align_pieces, window and contexts must be >= 1")
     if m.prompt_pool and not 0 < m.prompt_top_k <= m.prompt_pool:
         _fail("model.prompt_top_k", f"{m.prompt_top_k}; must be in 1..model.prompt_pool={m.prompt_pool}")
     if config.objectives.seq_contrast.pooling not in ("mean", "first"):
@@ -289,6 +316,12 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
             missing = set(objective_streams[name]) - set(p.streams)
             if missing:
                 _fail(f"{key}.streams", f"objective {name!r} reads streams {sorted(missing)} that phase {p.name!r} does not provide")
+            if name == "xlm" and not t.source:
+                _fail(f"{key}.objectives.xlm", "the cross-lingual LM reads source sentences with a transferred "
+                                               "model's source vocabulary; set transfer.source (see configs/trelm.py)")
+            if t.source and name in ("tlm", "seq_contrast", "tok_contrast"):
+                _fail(f"{key}.objectives.{name}", "with transfer.source the parallel stream's source side is in "
+                                                  "the source vocabulary; only 'xlm' reads it")
             if not math.isfinite(weight) or weight < 0:
                 _fail(f"{key}.objectives.{name}", f"weight {weight}; must be finite and >= 0")
     for i, b in enumerate(sizes):

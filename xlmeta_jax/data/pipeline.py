@@ -23,7 +23,7 @@ import grain
 import numpy as np
 
 from xlmeta_jax.data import masking, mixture
-from xlmeta_jax.data.tokenizer import BOS, EOS, PAD, Tokenizer
+from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
 
 POSITION_OFFSET = PAD + 1  # XLM-R: positions start after padding_idx
 
@@ -172,7 +172,22 @@ def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, 
     for k, (i, j) in enumerate(keep):
         links[k], weights[k] = (1 + i, ns + 1 + j), 1.0
     out = {f"src_{k}": v for k, v in a.items()} | {f"tgt_{k}": v for k, v in b.items()}
-    return out | {f"pair_{k}": v for k, v in pair.items()} | {"align": links, "align_weights": weights}
+    return out | {f"pair_{k}": v for k, v in pair.items()} | {
+        "align": links, "align_weights": weights, "order": target_order(align, ns, nt, half),
+        "xlm_weights": ((b["segment_ids"] > 0) & (b["tokens"] >= FIRST_PIECE)).astype(np.float32)}
+
+
+def target_order(align: np.ndarray, ns: int, nt: int, length: int) -> np.ndarray:
+    """For each slot of the target side row, the slot of the source side row it reads
+    (TreLM's re-ordering to the target's order and length): `<s>` and `</s>` read theirs, a
+    target piece the dictionary links reads its source piece, any other the source slot at
+    the same relative position (a diagonal prior), padding the source's `</s>`."""
+    t = np.arange(length)
+    order = np.where(t < nt, np.rint(t * (ns - 1) / max(nt - 1, 1)), ns - 1).astype(np.int32)
+    for i, j in align:
+        if i < ns - 2 and j < nt - 2:
+            order[1 + j] = 1 + i
+    return order
 
 
 @dataclass(frozen=True)

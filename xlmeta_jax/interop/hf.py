@@ -287,6 +287,26 @@ def _leaf(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def as_plain_xlmr(params: Mapping, model_cfg: ModelConfig | Mapping[str, Any]) -> tuple[Mapping, dict]:
+    """A TreLM model as the XLM-R it is: its TRILayer is one more block (block layers // 2,
+    the blocks above shift up by one), and the source word table, which only reads source
+    sentences during the transfer, is left out. Other models pass through unchanged."""
+    values = dataclasses.asdict(model_cfg) if isinstance(model_cfg, ModelConfig) else dict(model_cfg)
+    if not values.get("tri_layer") and not values.get("source_vocab"):
+        return params, values
+    k = values["layers"] // 2 if values.get("tri_layer") else values["layers"] + 1
+    out = {}
+    for name, value in params.items():
+        if name.startswith("layer_") and name[6:].isdigit():
+            out[f"layer_{int(name[6:]) + (int(name[6:]) >= k)}"] = value
+        elif name == "tri_layer":
+            out[f"layer_{k}"] = value
+        elif name != "source_word_embeddings":
+            out[name] = value
+    values.update(layers=values["layers"] + bool(values.get("tri_layer")), tri_layer=False, source_vocab=0)
+    return out, values
+
+
 def to_hf_state_dict(params: Mapping, model_cfg: ModelConfig | Mapping[str, Any], *,
                      drop_extra: bool = False) -> dict[str, np.ndarray]:
     """HF `XLMRobertaForMaskedLM` state dict (numpy, C-contiguous) of our params.
@@ -294,6 +314,7 @@ def to_hf_state_dict(params: Mapping, model_cfg: ModelConfig | Mapping[str, Any]
     Refuses parameters the table does not cover (e.g. prompts, extra layers) unless
     `drop_extra`, which leaves them out.
     """
+    params, model_cfg = as_plain_xlmr(params, model_cfg)
     cfg = _as_model_config(model_cfg, drop_extra=drop_extra)
     h, d, e = _dims(cfg)
     flat = _unstack_layers({p: _leaf(v) for p, v in _flatten(params).items()})
@@ -430,6 +451,7 @@ def save_hf(out_dir: str | Path, params: Mapping, model_cfg: ModelConfig | Mappi
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise InteropError(f"{out_dir}: exists and is not empty; choose another --out, remove it, "
                            f"or pass --overwrite (overwrite=True) to replace it")
+    params, model_cfg = as_plain_xlmr(params, model_cfg)
     cfg = _as_model_config(model_cfg, drop_extra=drop_extra)
     state = to_hf_state_dict(params, cfg, drop_extra=drop_extra)
     spm_path = Path(sentencepiece_model_path)

@@ -45,6 +45,8 @@ class ModelConfig:
     prompt_top_k: int = 2  # prompts prepended per instance
     separate_embeddings: bool = False  # one word-embedding table (and tied decoder) per language
     language_layers: int = 0  # the bottom blocks that are per language (0 = every block shared)
+    tri_layer: bool = False  # TreLM: one more block, `tri_layer`, run before block layers // 2
+    source_vocab: int = 0  # TreLM: > 0 adds `source_word_embeddings` for the source language's pieces
 
     @classmethod
     def from_config(cls, model_cfg, vocab_size: int) -> "ModelConfig":
@@ -164,13 +166,18 @@ def route(per_lang: Array, langs: Array) -> Array:
     return jnp.einsum("lbte,btl->bte", per_lang, jax.nn.one_hot(langs, per_lang.shape[0], dtype=per_lang.dtype))
 
 
+def block_type(cfg: ModelConfig) -> type[nn.Module]:
+    """Layer, rematerialized when cfg.remat asks for it."""
+    if cfg.remat == "none":
+        return Layer
+    return nn.remat(Layer, policy=REMAT_POLICIES[cfg.remat], static_argnums=(3,))
+
+
 def layer_stack(cfg: ModelConfig) -> list[nn.Module]:
     """The encoder's blocks: per-layer modules `layer_i` (the bottom `language_layers` of them
     per language), or one scanned `layers` module whose params carry a leading [layers] axis;
     optionally rematerialized."""
-    block = Layer
-    if cfg.remat != "none":
-        block = nn.remat(Layer, policy=REMAT_POLICIES[cfg.remat], static_argnums=(3,))
+    block = block_type(cfg)
     if not cfg.scan_layers:
         own = per_language(block, cfg.languages) if cfg.language_layers else None
         return [(own if i < cfg.language_layers else block)(cfg, name=f"layer_{i}") for i in range(cfg.layers)]
@@ -196,6 +203,10 @@ class Encoder(nn.Module):
             self.word_embeddings = nn.Embed(
                 cfg.vocab_size, cfg.hidden, dtype=cfg.dtype,
                 embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")))
+        if cfg.source_vocab:  # a bare param, created at init although only cross_lingual reads it
+            self.source_word_embeddings = self.param(
+                "source_word_embeddings", nn.with_logical_partitioning(emb_init, ("vocab", "embed")),
+                (cfg.source_vocab, cfg.hidden))
         self.position_embeddings = nn.Embed(
             cfg.max_positions, cfg.hidden, dtype=cfg.dtype,
             embedding_init=nn.with_logical_partitioning(emb_init, ("positions", "embed")))
@@ -212,24 +223,50 @@ class Encoder(nn.Module):
         self.embeddings_norm = _layer_norm(cfg, "embeddings_norm")
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = layer_stack(cfg)
+        if cfg.tri_layer:
+            self.tri_layer = block_type(cfg)(cfg, name="tri_layer")
         self.lm_dense = _dense(cfg.hidden, ("embed", "embed_out"), cfg, "lm_dense")
         self.lm_norm = _layer_norm(cfg, "lm_norm")
         self.lm_bias = self.param("lm_bias", nn.with_logical_partitioning(nn.initializers.zeros, ("vocab",)),
                                   (cfg.vocab_size,))
 
+    @property
+    def tri_position(self) -> int:
+        """Index of the block the TRILayer runs before (TreLM: the middle of the stack)."""
+        return self.cfg.layers // 2 if self.cfg.tri_layer else self.cfg.layers + 1
+
+    def embed(self, words: Array, positions: Array, langs: Array, deterministic: bool) -> Array:
+        cfg = self.cfg
+        x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(positions))
+        if cfg.languages:
+            x = x + self.language_embeddings(langs)
+        return self.dropout(self.embeddings_norm(x), deterministic=deterministic)
+
+    def run_blocks(self, x: Array, bias: Array, langs: Array, start: int, stop: int, deterministic: bool,
+                   outputs: list[Array]) -> Array:
+        """Blocks start..stop-1 (the TRILayer, when present, before block `tri_position`);
+        appends each block's output to `outputs`."""
+        cfg = self.cfg
+        for i in range(start, stop):
+            if i == self.tri_position:
+                x, _ = self.tri_layer(x, bias, deterministic)
+                outputs.append(x)
+            x, ys = self.blocks[i](x, bias, deterministic)
+            if i < cfg.language_layers:
+                x = ys = route(x, langs)
+            outputs.extend(ys if cfg.scan_layers else [ys])
+        return x
+
     def encode(self, tokens: Array, positions: Array, segment_ids: Array, *, deterministic: bool,
                langs: Array | None = None, layer: int | str | None = None) -> Array:
         """Hidden states [batch, length, hidden] after `layer` (None: the last; 0: the
-        embeddings; negative: from the end; "all": every one, [layers + 1, batch, length,
+        embeddings; negative: from the end; "all": every one, [blocks + 1, batch, length,
         hidden]). `langs` [batch, length] are language ids, used only when the model has
         language embeddings."""
         cfg = self.cfg
         langs = langs if langs is not None else jnp.zeros_like(tokens)
         words = self.words(tokens, langs)
-        x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(tokens))
-        if cfg.languages:
-            x = x + self.language_embeddings(langs)
-        x = self.dropout(self.embeddings_norm(x), deterministic=deterministic)
+        x = self.embed(words, positions, langs, deterministic)
         n_prompt = 0
         if cfg.prompt_pool:
             prompts = self.prompt_pool(words, segment_ids)["prompts"]
@@ -237,16 +274,31 @@ class Encoder(nn.Module):
             x = jnp.concatenate([prompts, x], axis=1)
             segment_ids = jnp.concatenate([jnp.full(prompts.shape[:2], -1, segment_ids.dtype), segment_ids], 1)
         x = _constrain(x, ("batch", "length", "act_embed"))
-        bias = attention_bias(segment_ids, self.cfg.dtype)
         outputs = [x]
-        for i, block in enumerate(self.blocks):
-            x, ys = block(x, bias, deterministic)
-            if i < cfg.language_layers:
-                x = ys = route(x, langs)
-            outputs.extend(ys if cfg.scan_layers else [ys])
+        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), langs, 0, len(self.blocks), deterministic,
+                            outputs)
         if layer == "all":
             return jnp.stack(outputs)[:, :, n_prompt:]
         return (x if layer is None else outputs[layer])[:, n_prompt:]
+
+    def cross_lingual(self, source: dict[str, Array], order: Array, positions: Array, segment_ids: Array, *,
+                      deterministic: bool) -> Array:
+        """TreLM's cross-lingual LM: vocabulary logits [batch, length, vocab] for the target
+        sentence, read from the source sentence. The source (`tokens`, `positions`,
+        `segment_ids` in the source vocabulary) runs through the blocks below the TRILayer;
+        its states are then gathered into the target's order and length (`order` [batch,
+        length]: for each target slot, the source slot it reads), given the target's
+        positions, and run through the TRILayer and the blocks above it."""
+        cfg = self.cfg
+        langs = jnp.zeros_like(source["tokens"])
+        words = self.source_word_embeddings.astype(cfg.dtype)[source["tokens"]]
+        x = self.embed(words, source["positions"], langs, deterministic)
+        x = self.run_blocks(x, attention_bias(source["segment_ids"], cfg.dtype), langs, 0, self.tri_position,
+                            deterministic, [])
+        x = jnp.take_along_axis(x, order[..., None], axis=1) + self.position_embeddings(positions)
+        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), langs, self.tri_position, cfg.layers,
+                            deterministic, [])
+        return self.mlm_logits(x)
 
     def words(self, tokens: Array, langs: Array) -> Array:
         """Word embeddings; with separate_embeddings, from each token's language's table."""

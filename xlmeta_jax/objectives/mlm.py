@@ -41,6 +41,19 @@ def tlm(params, batch: dict, rng: jax.Array, *, model, cfg=None):
     return m["loss"], m
 
 
+@register("xlm", streams=("parallel",))
+def cross_lingual_lm(params, batch: dict, rng: jax.Array, *, model, cfg=None):
+    """TreLM's cross-lingual LM: from the unmasked source sentence (in the source
+    vocabulary), re-ordered to the target's order and length at the TRILayer, predict every
+    ordinary piece of the target sentence."""
+    s = batch["parallel"]
+    source = {"tokens": s["src_tokens"], "positions": s["src_positions"], "segment_ids": s["src_segment_ids"]}
+    logits = model.apply({"params": params}, source, s["order"], s["tgt_positions"], s["tgt_segment_ids"],
+                         deterministic=False, rngs={"dropout": rng}, method=model.cross_lingual)
+    m = weighted_xent(logits, s["tgt_tokens"], s["xlm_weights"])
+    return m["loss"], m
+
+
 @register("prompt_match", streams=("mono",))
 def prompt_match(params, batch: dict, rng: jax.Array, *, model, cfg=None):
     """XLM-P: 1 - cos(query, key) over the keys each instance retrieves."""

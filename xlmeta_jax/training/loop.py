@@ -24,12 +24,14 @@ from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import align, corpora, mixture, pipeline, sources, tokenizer
 from xlmeta_jax.eval import retrieval
 from xlmeta_jax.eval.encode import Loaded
+from xlmeta_jax.eval.encode import load as load_model
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import ModelConfig
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import sharding
 from xlmeta_jax.training import program
 from xlmeta_jax.training import step as step_lib
+from xlmeta_jax.training import transfer
 from xlmeta_jax.training.checkpoint import Checkpointer
 from xlmeta_jax.training.metrics import MetricsWriter
 from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill
@@ -119,8 +121,9 @@ def ensure_writable(workdir: Path) -> None:
                                      f"choose a folder you can write to") from None
 
 
-def prepare_corpus(config, workdir: Path, texts: Texts) -> Corpus:
-    """Trains (or reloads) the tokenizer, then tokenizes, packs and aligns."""
+def prepare_corpus(config, workdir: Path, texts: Texts, source_tok: tokenizer.Tokenizer | None = None) -> Corpus:
+    """Trains (or reloads) the tokenizer, then tokenizes, packs and aligns. `source_tok`: a
+    transfer source's tokenizer, which reads the English side of the pairs."""
     tok_dir = workdir / "tokenizer"
     if config.init.from_hf:
         adopt_tokenizer(Path(config.init.from_hf) / tokenizer.MODEL_FILE, tok_dir)
@@ -145,7 +148,8 @@ def prepare_corpus(config, workdir: Path, texts: Texts) -> Corpus:
 
     languages = sorted(set(texts.mono_train) | set(texts.pairs) | ({"en"} if texts.pairs else set()))
     return Corpus(packed(texts.mono_train), packed(texts.mono_valid),
-                  {l: tokenized_pairs(tok, p, pair_dictionary(config, l, p)) for l, p in texts.pairs.items()},
+                  {l: tokenized_pairs(source_tok or tok, tok, p, pair_dictionary(config, l, p))
+                   for l, p in texts.pairs.items()},
                   tok, {l: i for i, l in enumerate(languages)})
 
 
@@ -154,12 +158,30 @@ def pair_dictionary(config, lang: str, pairs: list[tuple[str, str]]) -> dict[str
     return align.read_dictionary(path.format(lang=lang)) if path else align.dictionary_from_pairs(pairs)
 
 
-def tokenized_pairs(tok: tokenizer.Tokenizer, pairs: list[tuple[str, str]], dictionary) -> pipeline.Pairs:
-    src = tok.encode_with_offsets([en for en, _ in pairs])
-    tgt = tok.encode_with_offsets([x for _, x in pairs])
+def tokenized_pairs(src_tok: tokenizer.Tokenizer, tgt_tok: tokenizer.Tokenizer, pairs: list[tuple[str, str]],
+                    dictionary) -> pipeline.Pairs:
+    src = src_tok.encode_with_offsets([en for en, _ in pairs])
+    tgt = tgt_tok.encode_with_offsets([x for _, x in pairs])
     links = [align.align_pair(en, x, s_ends, t_ends, dictionary)
              for (en, x), (_, s_ends), (_, t_ends) in zip(pairs, src, tgt)]
     return pipeline.Pairs([ids for ids, _ in src], [ids for ids, _ in tgt], links)
+
+
+def transfer_source(config) -> Loaded | None:
+    """TreLM's trained encoder (config.transfer.source), or None; fixes model.source_vocab to
+    the size of its vocabulary, which the source side of the parallel stream uses."""
+    t = config.transfer
+    if not t.source:
+        return None
+    if not Path(t.source).exists():
+        raise config_lib.ConfigError(f"config.transfer.source: {t.source} does not exist; give a training run folder "
+                                     f"or an exported Hugging Face folder (train one with configs/trelm.py:source)")
+    source = load_model(t.source)
+    if config.model.source_vocab not in (0, source.tok.vocab_size):
+        raise config_lib.ConfigError(f"config.model.source_vocab: {config.model.source_vocab}, but the source "
+                                     f"{t.source} has {source.tok.vocab_size}; leave it at 0 (set from the source)")
+    config.model.source_vocab = source.tok.vocab_size
+    return source
 
 
 def adopt_tokenizer(source: Path, tok_dir: Path) -> None:
@@ -290,7 +312,8 @@ def train(config, workdir: str | Path) -> dict:
     texts = read_corpus(config, corpus_dir, mono_langs, sorted({l for p in langs_by_phase for l in p.get("parallel", [])}))
     if jax.process_index() == 0:
         ensure_writable(workdir)
-    corpus = prepare_corpus(config, workdir, texts)
+    source = transfer_source(config)
+    corpus = prepare_corpus(config, workdir, texts, source and source.tok)
     if config.model.languages and config.model.languages < len(corpus.ids):
         raise config_lib.ConfigError(f"config.model.languages: {config.model.languages} language embeddings for "
                                      f"{len(corpus.ids)} languages {sorted(corpus.ids)}; give at least that many")
@@ -307,6 +330,15 @@ def train(config, workdir: str | Path) -> dict:
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
             state = state.replace(params=jax.device_put(params, state_sh.params))
+        if global_step == 0 and source:
+            params, note = transfer.start(
+                config.transfer, source.params, source.tok, corpus.tok, host_params(state.params),
+                model.tri_position, target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
+                + [x for lang in texts.pairs for _, x in texts.pairs[lang]],
+                source_lines=[en for lang in texts.pairs for en, _ in texts.pairs[lang]],
+                dictionary={k: v for lang, p in texts.pairs.items() for k, v in pair_dictionary(config, lang, p).items()},
+                seed=config.seed)
+            state = state.replace(params=jax.device_put(params, state_sh.params))
         if config.export_hf.every or config.export_hf.phase_end:  # refuse an unexportable model now, not later
             hf.to_hf_state_dict(host_params(state.params), model.cfg, drop_extra=config.export_hf.drop_extra)
         if jax.process_index() == 0:
@@ -318,6 +350,8 @@ def train(config, workdir: str | Path) -> dict:
                                               config.eval.rows_per_language, config.seed, corpus.ids[l])
                      for l in mono_langs}
         writer = MetricsWriter(workdir, ends[-1], global_step)
+        if global_step == 0 and source:
+            writer.message(f"transfer from {source.source}: {note}")
         writer.message(f"xlmeta_jax: {ends[-1]} steps in {len(config.phases)} phases, vocab "
                        f"{corpus.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M "
                        f"params, mesh {dict(mesh.shape)}, starting at step {global_step}")
