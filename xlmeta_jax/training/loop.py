@@ -331,7 +331,7 @@ def train(config, workdir: str | Path) -> dict:
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
             state = state.replace(params=jax.device_put(params, state_sh.params))
         if global_step == 0 and source:
-            params, note = transfer.start(
+            params, info = transfer.start(
                 config.transfer, source.params, source.tok, corpus.tok, host_params(state.params),
                 model.tri_position, target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
                 + [x for lang in texts.pairs for _, x in texts.pairs[lang]],
@@ -339,6 +339,8 @@ def train(config, workdir: str | Path) -> dict:
                 dictionary={k: v for lang, p in texts.pairs.items() for k, v in pair_dictionary(config, lang, p).items()},
                 seed=config.seed)
             state = state.replace(params=jax.device_put(params, state_sh.params))
+            if jax.process_index() == 0:
+                (workdir / "transfer.json").write_text(json.dumps({"source": source.source, **info}, indent=2))
         if config.export_hf.every or config.export_hf.phase_end:  # refuse an unexportable model now, not later
             hf.to_hf_state_dict(host_params(state.params), model.cfg, drop_extra=config.export_hf.drop_extra)
         if jax.process_index() == 0:
@@ -351,7 +353,7 @@ def train(config, workdir: str | Path) -> dict:
                      for l in mono_langs}
         writer = MetricsWriter(workdir, ends[-1], global_step)
         if global_step == 0 and source:
-            writer.message(f"transfer from {source.source}: {note}")
+            writer.message(f"transfer from {source.source}: {json.dumps(info)}")
         writer.message(f"xlmeta_jax: {ends[-1]} steps in {len(config.phases)} phases, vocab "
                        f"{corpus.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M "
                        f"params, mesh {dict(mesh.shape)}, starting at step {global_step}")

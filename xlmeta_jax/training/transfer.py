@@ -118,11 +118,10 @@ def unit(x: np.ndarray) -> np.ndarray:
     return alignment.normalize(alignment.center(x))
 
 
-def align_unsupervised(src: np.ndarray, tgt: np.ndarray, *, restarts: int, steps: int, iterations: int,
-                       seed: int) -> Alignment:
+def align_unsupervised(src: np.ndarray, tgt: np.ndarray, *, restarts: int, game: adversarial.GameConfig,
+                       iterations: int, seed: int) -> Alignment:
     """The adversarial maps from `restarts` starts, each refined; the best by `criterion`."""
     src, tgt = unit(src), unit(tgt)
-    game = adversarial.GameConfig(steps=steps)
     maps = [refine(src, tgt, w, iterations)
             for w in adversarial.adversarial_maps(src, tgt, restarts=restarts, seed=seed, cfg=game)]
     scores = [criterion(src, tgt, w) for w in maps]
@@ -180,7 +179,8 @@ def new_word_table(source_table: np.ndarray, fresh_table: np.ndarray, target_row
                           f"{len(src_ids)} source pieces occur); add target text or set transfer.init='random'")
     src_vecs, tgt_vecs = source_table[src_ids].astype(np.float64), vectors[tgt_ids]
     if cfg.init == "adversarial":
-        found = align_unsupervised(src_vecs, tgt_vecs, restarts=cfg.restarts, steps=cfg.adversarial_steps,
+        found = align_unsupervised(src_vecs, tgt_vecs, restarts=cfg.restarts,
+                                   game=adversarial.GameConfig(steps=cfg.adversarial_steps),
                                    iterations=cfg.refine_iterations, seed=seed)
     else:
         t_row, s_row = {t: i for i, t in enumerate(tgt_ids)}, {s: i for i, s in enumerate(src_ids)}
@@ -231,16 +231,17 @@ def _check_shapes(params: dict, fresh: dict, path: str = "") -> None:
 
 def start(cfg, source_params: dict, source_tok, target_tok, fresh: dict, tri_position: int, *,
           target_lines: list[str], source_lines: list[str], dictionary: dict[str, set[str]],
-          seed: int) -> tuple[dict, str]:
-    """The transferred model's step-0 parameters (`cfg` = config.transfer) and a line saying
-    how the new word table was aligned (for the run's log)."""
+          seed: int) -> tuple[dict, dict]:
+    """The transferred model's step-0 parameters (`cfg` = config.transfer) and how the new
+    word table was aligned (written to WORKDIR/transfer.json)."""
     source_table = np.asarray(source_params["word_embeddings"]["embedding"], np.float64)
     pairs = {"dictionary": lambda: single_piece_pairs(dictionary, source_tok, target_tok),
              "identical": lambda: identical_pairs(source_tok, target_tok)}.get(cfg.init, list)()
     table, found = new_word_table(source_table, np.asarray(fresh["word_embeddings"]["embedding"]),
                                   target_tok.encode(target_lines), source_tok.encode(source_lines), cfg,
                                   seed=seed, pairs=pairs)
-    note = "new word table: fresh (transfer.init='random')" if found is None else (
-        f"new word table aligned by {cfg.init!r}: criterion {found.criterion:.3f} (per restart: "
-        f"{', '.join(f'{c:.3f}' for c in found.restart_criteria) or '-'}), {found.seed_pairs} seed pairs")
-    return initial_params(source_params, fresh, table, tri_position), note
+    info = {"init": cfg.init}
+    if found is not None:
+        info.update(criterion=found.criterion, restart_criteria=list(found.restart_criteria),
+                    seed_pairs=found.seed_pairs)
+    return initial_params(source_params, fresh, table, tri_position), info
