@@ -284,6 +284,10 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
     n = jax.device_count()
     config_lib.validate(config, registry.streams_by_objective(), n)
     phase = pick_phase(config, phase_name)
+    if config.transfer.source and not config.model.source_vocab:
+        # Training reads it from the source's tokenizer; planning need not load the source
+        # (--config.model.source_vocab=N plans with the exact size).
+        config.model.source_vocab = vocab_size
     prog = program.build(config, vocab_size)
     with prog.context():
         step, _ = prog.train_step(phase)
