@@ -49,6 +49,7 @@ def base_config() -> config_dict.ConfigDict:
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
         min_chars=1,  # shorter lines are skipped
         max_align=16,  # dictionary word pairs kept per translation pair (token-level contrast)
+        exclude=(),  # evaluation files: training lines equal to one of their lines are dropped (data/decontaminate.py)
         source="corpus",  # 'corpus': a corpus folder (corpus_dir); 'tfds': datasets by name (data.tfds)
         # For source='tfds': `name` with {lang} filled per language; valid = the first valid_docs of valid_split.
         tfds=dict(name="wikipedia/20230601.{lang}", data_dir="", train_split="train[1000:]",
@@ -77,6 +78,7 @@ def base_config() -> config_dict.ConfigDict:
         tri_layer=False, source_vocab=0,
         prompt_pool=0, prompt_length=4, prompt_top_k=2,  # XLM-P prompt pool (0 = off)
         attention="explicit",  # 'fused': jax.nn.dot_product_attention (needs attention_dropout=0)
+        dropout_rng="hash",  # dropout mask bits: 'hash' (counter-based hash, fast) or 'threefry'
     )
     c.optimizer = dict(
         learning_rate=5e-4, warmup_steps=100, schedule="linear",  # decay to 0 over all phases
@@ -264,6 +266,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     if m.attention == "fused" and m.attention_dropout:
         _fail("model.attention", f"'fused' has no dropout on attention probabilities; set "
                                  f"model.attention_dropout=0 (now {m.attention_dropout}) or use 'explicit'")
+    if m.dropout_rng not in ("hash", "threefry"):
+        _fail("model.dropout_rng", f"{m.dropout_rng!r}; allowed: 'hash', 'threefry'")
     if m.remat not in ("none", "dots", "full"):
         _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
     if config.optimizer.accumulate < 1:

@@ -247,18 +247,22 @@ def test_every_param_has_logical_axes_of_the_right_rank():
     assert tuple(spec_leaves[q]) == ("embed", "heads", "kv")
 
 
+@pytest.mark.parametrize("rng", ["hash", "threefry"])
 @pytest.mark.parametrize("rate", [0.1, 0.5])
-def test_dropout_keeps_each_value_with_probability_one_minus_rate(rate):
+def test_dropout_keeps_each_value_with_probability_one_minus_rate(rate, rng):
     from xlmeta_jax.model.encoder import Dropout
 
     x = jnp.ones((64, 127, 33))  # odd size: the last 16-bit draw of a word goes unused
-    y = np.asarray(Dropout(rate).apply({}, x, False, rngs={"dropout": jax.random.key(0)}))
+    y = np.asarray(Dropout(rate, rng).apply({}, x, False, rngs={"dropout": jax.random.key(0)}))
+    other = np.asarray(Dropout(rate, rng).apply({}, x, False, rngs={"dropout": jax.random.key(1)}))
+    assert (y != 0).tolist() != (other != 0).tolist()  # another key, another mask
     kept = y != 0
     n = kept.size
     assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / n)  # binomial, 4 sigma
-    np.testing.assert_allclose(y[kept], 1 / (1 - round(rate * 65536) / 65536), rtol=1e-6)
+    levels = 2.0 ** 32 if rng == "hash" else 65536.0
+    np.testing.assert_allclose(y[kept], 1 / (1 - round(rate * levels) / levels), rtol=1e-6)
     assert abs(y.mean() - 1) < 4 * math.sqrt(rate / (1 - rate) / n)  # inverted dropout keeps the mean
     # neighbours (the two halves of one random word) are independent: P(both kept) = (1 - rate)^2
     pairs = kept.reshape(-1)[: n // 2 * 2].reshape(-1, 2)
     assert abs(pairs.all(axis=1).mean() - (1 - rate) ** 2) < 4 * math.sqrt(0.25 / len(pairs))
-    np.testing.assert_array_equal(Dropout(rate).apply({}, x, True), x)
+    np.testing.assert_array_equal(Dropout(rate, rng).apply({}, x, True), x)

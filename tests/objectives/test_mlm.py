@@ -36,6 +36,22 @@ def _check(got, want, rtol=1e-5, atol=1e-5):
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_weighted_xent_gradient_is_softmax_minus_one_hot(scale):
+    """The custom gradient against its float64 definition: d loss / d logits =
+    (softmax - one_hot) * weight / sum(weights)."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 5, 40)).astype(np.float32) * scale
+    targets = rng.integers(0, 40, size=(3, 5))
+    weights = (rng.random((3, 5)) > 0.3).astype(np.float32)
+    got = jax.grad(lambda z: weighted_xent(z, jnp.asarray(targets), jnp.asarray(weights))["loss"])(jnp.asarray(logits))
+    x = logits.astype(np.float64)
+    p = np.exp(x - x.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    want = (p - np.eye(40)[targets]) * (weights / max(weights.sum(), 1.0))[..., None]
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_weighted_xent_matches_numpy(scale):
     rng = np.random.default_rng(0)
     logits = (scale * rng.standard_normal((3, 5, 11))).astype(np.float32)

@@ -25,3 +25,9 @@ def sample_languages(rng: np.random.Generator, probs: dict[str, float], count: i
     """Indices into list(probs) for `count` draws; the caller owns the rng (determinism)."""
     p = np.fromiter(probs.values(), dtype=np.float64)
     return rng.choice(len(p), size=count, p=p / p.sum())
+
+
+def quotas(sizes: dict[str, int], alpha: float, total: int) -> dict[str, int]:
+    """Lines per language in a sample of about `total` lines with shares p_i ∝ n_i^alpha
+    (at least one line each)."""
+    return {l: max(1, round(p * total)) for l, p in sampling_probs(sizes, alpha).items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Iterator
 
 from xlmeta_jax.config import UserError
 
@@ -44,34 +45,43 @@ def resolve_languages(requested: str | list[str], available: list[str], key: str
     return list(requested)
 
 
+def iter_lines(path: str | Path, min_chars: int = 1, counts: dict | None = None) -> Iterator[str]:
+    """Streams the stripped lines of a UTF-8 file that have at least `min_chars` characters;
+    invalid UTF-8 and shorter lines are skipped and counted in `counts` ('bad', 'short')."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check config.data.corpus_dir")
+    counts = {} if counts is None else counts
+    counts.setdefault("bad", 0)
+    counts.setdefault("short", 0)
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                counts["bad"] += 1
+                continue
+            if len(text) >= min_chars:
+                yield text
+            elif text:
+                counts["short"] += 1
+
+
 def read_lines(path: str | Path, min_chars: int = 1) -> list[str]:
     """Stripped lines of a UTF-8 file with at least `min_chars` characters.
 
     Invalid UTF-8 lines are skipped and counted (real crawled text has some);
     a file left with no usable line is an error naming the reason.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found; check config.data.corpus_dir")
-    lines, bad, short = [], 0, 0
-    with open(path, "rb") as f:
-        for raw in f:
-            try:
-                text = raw.decode("utf-8").strip()
-            except UnicodeDecodeError:
-                bad += 1
-                continue
-            if len(text) >= min_chars:
-                lines.append(text)
-            elif text:
-                short += 1
-    if bad:
-        log.warning("%s: skipped %d line(s) of invalid UTF-8", path, bad)
+    counts: dict = {}
+    lines = list(iter_lines(path, min_chars, counts))
+    if counts["bad"]:
+        log.warning("%s: skipped %d line(s) of invalid UTF-8", path, counts["bad"])
     if not lines:
-        if short:
+        if counts["short"]:
             raise DataError(f"{path}: every line is shorter than config.data.min_chars={min_chars}; "
                             f"lower it or add longer text")
-        raise DataError(f"{path}: no text (empty file{' or only invalid UTF-8' if bad else ''}); "
+        raise DataError(f"{path}: no text (empty file{' or only invalid UTF-8' if counts['bad'] else ''}); "
                         f"add text or remove the language from the config")
     return lines
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import sentencepiece as spm
@@ -77,11 +78,10 @@ def load(directory: str | Path) -> Tokenizer:
 
 def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: int, seed: int) -> list[str]:
     """A training sample where language i gets a share p_i ∝ n_i^alpha of `total` lines."""
-    probs = mixture.sampling_probs({l: len(v) for l, v in lines_by_lang.items()}, alpha)
     rng = np.random.default_rng(seed)
     sample = []
-    for lang, lines in lines_by_lang.items():
-        k = max(1, round(probs[lang] * total))
+    for lang, k in mixture.quotas({l: len(v) for l, v in lines_by_lang.items()}, alpha, total).items():
+        lines = lines_by_lang[lang]
         idx = rng.choice(len(lines), size=k, replace=k > len(lines))
         sample.extend(lines[i] for i in idx)
     return sample
@@ -90,11 +90,18 @@ def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: in
 def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_size: int, alpha: float,
           sample_lines: int, character_coverage: float, seed: int) -> Tokenizer:
     """Trains a unigram model on a language-balanced sample and writes it atomically."""
-    sample = balanced_sample(lines_by_lang, alpha, sample_lines, seed)
+    return train_on(iter(balanced_sample(lines_by_lang, alpha, sample_lines, seed)), directory,
+                    vocab_size=vocab_size, character_coverage=character_coverage)
+
+
+def train_on(sentences: Iterator[str], directory: str | Path, *, vocab_size: int,
+             character_coverage: float) -> Tokenizer:
+    """Trains a unigram model on every sentence of the iterator (XLM-R's settings: unigram,
+    no normalisation beyond SentencePiece's NFKC) and writes it atomically."""
     proto = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sample), model_writer=proto, model_type="unigram",
+            sentence_iterator=sentences, model_writer=proto, model_type="unigram",
             vocab_size=vocab_size, character_coverage=character_coverage,
             unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=0,  # 0: all of the sample
             shuffle_input_sentence=False, num_threads=2, hard_vocab_limit=False, minloglevel=2)
@@ -110,3 +117,17 @@ def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_s
     tmp.write_bytes(proto.getvalue())
     tmp.replace(directory / MODEL_FILE)
     return load(directory)
+
+
+def fertility(tok: Tokenizer, lines: list[str]) -> float:
+    """Pieces per whitespace-separated word (XLM-R reports it per language: high values mean
+    the vocabulary serves the language poorly)."""
+    words = sum(len(line.split()) for line in lines)
+    return sum(len(ids) for ids in tok.encode(lines)) / max(words, 1)
+
+
+def unknown_rate(tok: Tokenizer, lines: list[str]) -> float:
+    """Share of pieces that are <unk> (characters outside the character coverage)."""
+    ids = tok.encode(lines)
+    total = sum(len(x) for x in ids)
+    return sum(int((x == UNK).sum()) for x in ids) / max(total, 1)

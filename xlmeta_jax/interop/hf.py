@@ -49,7 +49,7 @@ SPM_FILE = tokenizer_lib.MODEL_FILE  # "sentencepiece.bpe.model"
 XLMR_MODEL_FIELDS = ("vocab_size", "hidden", "layers", "heads", "mlp", "max_positions", "dropout",
                      "attention_dropout", "layer_norm_eps", "init_std", "dtype")
 # ModelConfig fields that change how the model runs, not what it computes: not exported.
-EXECUTION_FIELDS = ("remat", "scan_layers", "attention")
+EXECUTION_FIELDS = ("remat", "scan_layers", "attention", "dropout_rng")
 
 
 class InteropError(UserError):

@@ -21,7 +21,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import align, corpora, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.data import align, corpora, decontaminate, mixture, pipeline, sources, tokenizer
 from xlmeta_jax.eval import retrieval
 from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.eval.encode import load as load_model
@@ -97,17 +97,41 @@ def host_params(params) -> dict:
 
 
 def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list[str]) -> Texts:
-    """Every text the run reads; every data mistake surfaces here, before any write."""
+    """Every text the run reads, decontaminated (config.data.exclude); every data mistake
+    surfaces here, before any write."""
     cap, m = config.data.max_docs_per_language or None, config.data.min_chars
     pairs = {l: sources.read_pairs(sources.parallel_file(corpus_dir, l, "train"), m)[:cap] for l in parallel}
     if config.data.source == "tfds":
         t = config.data.tfds
         read = lambda lang, split, limit: sources.read_tfds(  # noqa: E731
             t.name.format(lang=lang), split, data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=m)
-        return Texts({l: read(l, t.train_split, cap) for l in mono}, {l: read(l, t.valid_split, None) for l in mono},
-                     pairs)
-    return Texts({l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in mono},
-                 {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono}, pairs)
+        texts = Texts({l: read(l, t.train_split, cap) for l in mono}, {l: read(l, t.valid_split, None) for l in mono},
+                      pairs)
+    else:
+        texts = Texts({l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in mono},
+                      {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono}, pairs)
+    return decontaminated(texts, decontaminate.load_exclusions(config.data.exclude))
+
+
+def decontaminated(texts: Texts, excluded: set[str]) -> Texts:
+    """Training text without the excluded lines (a pair goes if either side is excluded);
+    the validation text stays as it is."""
+    if not excluded:
+        return texts
+    mono, pairs = {}, {}
+    for lang, lines in texts.mono_train.items():
+        mono[lang], dropped = decontaminate.drop_excluded(lines, excluded)
+        if dropped:
+            log.warning("data.exclude: dropped %d of %d %s training lines", dropped, len(lines), lang)
+        if not mono[lang]:
+            raise sources.DataError(f"config.data.exclude: every {lang} training line is in the exclusion files; "
+                                    f"remove the file that holds the training text, or the language")
+    for lang, ps in texts.pairs.items():
+        pairs[lang] = [(en, x) for en, x in ps if decontaminate.normalize(en) not in excluded
+                       and decontaminate.normalize(x) not in excluded]
+        if len(pairs[lang]) < len(ps):
+            log.warning("data.exclude: dropped %d of %d en-%s training pairs", len(ps) - len(pairs[lang]), len(ps), lang)
+    return Texts(mono, texts.mono_valid, pairs)
 
 
 def ensure_writable(workdir: Path) -> None:
@@ -420,7 +444,9 @@ def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokeniz
             raise config_lib.ConfigError(
                 f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
                 f"restore the original tokenizer folder or use a new --workdir")
-        saved, now = meta["config"]["model"], config_lib.to_plain(config.model)
+        # a key the checkpoint predates counts as its default
+        saved = {**config_lib.to_plain(config_lib.base_config().model), **meta["config"]["model"]}
+        now = config_lib.to_plain(config.model)
         diff = [f"model.{k}={saved.get(k)!r} in the checkpoint, {now.get(k)!r} now"
                 for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
         if diff:

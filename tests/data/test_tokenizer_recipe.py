@@ -1,0 +1,78 @@
+"""The tokenizer recipe: alpha quotas, the streamed sample, fertility and unknown rate, and
+`python -m xlmeta_jax.tokenizer train` on the tiny corpus."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import ROOT, SENTENCES
+from xlmeta_jax.data import mixture, recipe, tokenizer
+
+
+def test_quotas_follow_n_to_the_alpha():
+    sizes = {"en": 10_000, "sw": 100}
+    q = mixture.quotas(sizes, 0.3, 1000)
+    w = np.array([10_000, 100], float) ** 0.3
+    assert q == {"en": round(1000 * w[0] / w.sum()), "sw": round(1000 * w[1] / w.sum())}
+    assert mixture.quotas({"en": 10_000, "xx": 1}, 1.0, 100)["xx"] == 1  # every language gets a line
+
+
+def test_streamed_sample_draws_each_languages_quota_from_its_own_file(tmp_path):
+    texts = {}
+    for lang, n in (("en", 500), ("de", 20)):
+        path = tmp_path / f"{lang}.txt"
+        path.write_bytes("".join(f"{lang} line {i}\n" for i in range(n)).encode() + b"\xff\xfe invalid UTF-8\n")
+        texts[lang] = recipe.TextFile(path)
+    counts = {lang: t.count()[0] for lang, t in texts.items()}
+    sample = list(recipe.streamed_sample(texts, counts, alpha=0.5, total=100, seed=0))
+    quota = mixture.quotas(counts, 0.5, 100)
+    for lang in texts:
+        drawn = [s for s in sample if s.startswith(f"{lang} line")]
+        assert len(drawn) == quota[lang]
+    de = [s for s in sample if s.startswith("de")]
+    assert len(set(de)) == len(de) or quota["de"] > counts["de"]  # without replacement while it can
+    assert sample == list(recipe.streamed_sample(texts, counts, alpha=0.5, total=100, seed=0))  # seeded
+
+
+def test_excluded_lines_are_not_counted_or_sampled(tmp_path):
+    path = tmp_path / "en.txt"
+    path.write_text("Keep one.\nEVAL line\nKeep two.\n", encoding="utf-8")
+    text = recipe.TextFile(path, excluded=frozenset({"eval line"}))
+    assert text.count() == (2, 1)
+    assert list(text.lines()) == ["Keep one.", "Keep two."]
+
+
+class FakeTok:
+    """encode() gives each word one piece, and <unk> for words with a digit."""
+    def encode(self, lines):
+        return [np.array([tokenizer.UNK if any(c.isdigit() for c in w) else 10 for w in line.split()] * 2)
+                for line in lines]
+
+
+def test_fertility_and_unknown_rate_by_hand():
+    lines = ["a b c", "d 4"]  # 5 words; FakeTok doubles every piece: 10 pieces, 2 of them <unk>
+    assert tokenizer.fertility(FakeTok(), lines) == 2.0
+    assert tokenizer.unknown_rate(FakeTok(), lines) == 0.2
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "xlmeta_jax.tokenizer", *args], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=300)
+
+
+def test_cli_trains_and_prints_the_table(tiny_corpus, tmp_path):
+    evals = tmp_path / "eval.txt"
+    evals.write_text(SENTENCES["de"][0] + "\n", encoding="utf-8")
+    common = ["train", "--config=configs/demo.py:smoke", f"--config.data.corpus_dir={tiny_corpus}",
+              "--config.tokenizer.vocab_size=200", "--config.tokenizer.character_coverage=1.0"]
+    r = cli(*common, f"--out={tmp_path / 'tok'}", f"--exclude={evals}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "tok" / tokenizer.MODEL_FILE).is_file()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in r.stdout.splitlines() if line.startswith("| ") and not line.startswith("| language")}
+    assert set(rows) == set(SENTENCES)  # the last phase of demo.py reads every language
+    assert int(rows["de"][1].replace(",", "")) > 0 and int(rows["en"][1]) == 0  # the planted de line, dropped
+    assert all(float(cols[4]) >= 1.0 for cols in rows.values())  # fertility: at least a piece per word
+    bad = cli(*common, f"--out={tmp_path / 'tok2'}", f"--exclude={tmp_path / 'missing.txt'}")
+    assert bad.returncode == 2 and "missing.txt: exclusion file not found" in bad.stderr

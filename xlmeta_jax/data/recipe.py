@@ -1,0 +1,119 @@
+"""XLM-R's tokenizer recipe at any corpus size: a SentencePiece unigram model trained on an
+alpha-sampled stream of the languages, never holding the corpus in memory.
+
+Two passes over each language's text: the first counts the usable lines (after
+decontamination), which fixes each language's quota p_i ∝ n_i^alpha of the sample; the
+second streams the text again and yields the lines drawn for the sample (sorted indices,
+so a line drawn twice appears twice). Only the drawn indices and SentencePiece's own copy
+of the sample are in memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from xlmeta_jax.data import decontaminate, mixture, sources, tokenizer
+from xlmeta_jax.data.decontaminate import normalize
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """One language's training text, streamed; excluded lines are skipped (and counted)."""
+    path: Path
+    min_chars: int = 1
+    excluded: frozenset = frozenset()
+
+    def lines(self) -> Iterator[str]:
+        return (line for line in sources.iter_lines(self.path, self.min_chars)
+                if not self.excluded or normalize(line) not in self.excluded)
+
+    def count(self) -> tuple[int, int]:
+        """(usable lines, lines dropped as excluded)."""
+        kept = dropped = 0
+        for line in sources.iter_lines(self.path, self.min_chars):
+            if self.excluded and normalize(line) in self.excluded:
+                dropped += 1
+            else:
+                kept += 1
+        return kept, dropped
+
+
+def draw(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k sorted line indices out of n: without replacement when k <= n."""
+    return np.sort(rng.choice(n, size=k, replace=k > n))
+
+
+def streamed_sample(texts: dict[str, TextFile], counts: dict[str, int], alpha: float, total: int, seed: int,
+                    progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
+    """The sample's lines, language after language; `progress(lang, lines_read)` is called as
+    the text streams by."""
+    rng = np.random.default_rng(seed)
+    for lang, k in mixture.quotas(counts, alpha, total).items():
+        picks = draw(counts[lang], k, rng)
+        j = 0
+        for i, line in enumerate(texts[lang].lines()):
+            while j < len(picks) and picks[j] == i:
+                yield line
+                j += 1
+            if j == len(picks):
+                break
+            if i % 10_000 == 0:
+                progress(lang, i)
+        progress(lang, counts[lang])
+
+
+def train(texts: dict[str, TextFile], directory: str | Path, *, vocab_size: int, alpha: float,
+          sample_lines: int, character_coverage: float, seed: int,
+          progress: Callable[[str, int], None] = lambda lang, n: None) -> tuple[tokenizer.Tokenizer, dict]:
+    """Counts, samples and trains; returns the tokenizer and per-language (lines, dropped, quota)."""
+    counted = {lang: t.count() for lang, t in texts.items()}
+    empty = [lang for lang, (n, _) in counted.items() if n == 0]
+    if empty:
+        raise sources.DataError(f"languages {empty} have no usable line in {[str(texts[l].path) for l in empty]}; "
+                                f"add text or remove them from the config")
+    counts = {lang: n for lang, (n, _) in counted.items()}
+    quota = mixture.quotas(counts, alpha, sample_lines)
+    tok = tokenizer.train_on(streamed_sample(texts, counts, alpha, sample_lines, seed, progress), directory,
+                             vocab_size=vocab_size, character_coverage=character_coverage)
+    return tok, {lang: {"lines": counts[lang], "excluded": counted[lang][1], "sample": quota[lang]} for lang in texts}
+
+
+def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lines: int = 1000,
+               progress: Callable[[str, int], None] = lambda lang, n: None) -> str:
+    """The recipe for a run's config (config.tokenizer, the last phase's monolingual
+    languages, config.data.corpus_dir or the demo corpus): trains into `out` and returns a
+    table of per-language counts, fertility and unknown rate on the valid text."""
+    from xlmeta_jax.data import corpora  # builds the demo corpus on first use
+
+    if config.data.source != "corpus":
+        raise sources.DataError("config.data.source: the tokenizer recipe streams corpus folders; set "
+                                "data.source='corpus' and data.corpus_dir to a folder of mono/<lang>.train.txt files")
+    folder = Path(config.data.corpus_dir) if config.data.corpus_dir else corpora.build_demo_corpus(
+        config.data.cache_dir or None)
+    last = len(config.phases) - 1
+    if "mono" not in config.phases[last].streams:
+        raise sources.DataError(f"config.phases[{last}].streams: no 'mono' stream; the recipe samples the "
+                                f"last phase's monolingual languages")
+    langs = sources.resolve_languages(config.phases[last].streams.mono.languages, sources.mono_languages(folder),
+                                      f"phases[{last}].streams.mono.languages")
+    excluded = frozenset(decontaminate.load_exclusions(exclude))
+    texts = {l: TextFile(sources.mono_file(folder, l, "train"), config.data.min_chars, excluded) for l in langs}
+    t = config.tokenizer
+    tok, facts = train(texts, out, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
+                       character_coverage=t.character_coverage, seed=config.seed, progress=progress)
+    rows = [f"{Path(out) / tokenizer.MODEL_FILE}: {tok.sp.get_piece_size()} pieces, alpha {t.alpha}, "
+            f"character coverage {t.character_coverage}",
+            "| language | lines | excluded | in sample | valid lines | fertility (pieces/word) | unknown rate |",
+            "|---|---|---|---|---|---|---|"]
+    for lang in langs:
+        valid_file = sources.mono_file(folder, lang, "valid")
+        valid = list(zip(range(valid_lines), sources.iter_lines(valid_file))) if valid_file.is_file() else []
+        valid = [line for _, line in valid]
+        f = facts[lang]
+        stats = (f"{tokenizer.fertility(tok, valid):.2f} | {tokenizer.unknown_rate(tok, valid):.2%}" if valid
+                 else "- | -")
+        rows.append(f"| {lang} | {f['lines']:,} | {f['excluded']:,} | {f['sample']:,} | {len(valid):,} | {stats} |")
+    return "\n".join(rows)
