@@ -237,10 +237,10 @@ class PhaseData:
             out[name] = stream.batch((self.seed, self.phase_index, step, i), self.batch_size, self.rows)
         return out
 
-    def iterate(self, start: int, stop: int, prefetch: int = 4) -> Iterator[dict]:
-        """Batches for steps [start, stop), built ahead in background threads by grain."""
+    def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2) -> Iterator[dict]:
+        """Batches for steps [start, stop), built ahead in `threads` background threads by grain."""
         ds = grain.MapDataset.range(start, stop).map(self.batch)
-        return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch)))
+        return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)))
 
 
 def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int,

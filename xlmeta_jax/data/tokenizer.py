@@ -43,10 +43,10 @@ class Tokenizer:
         """Lowest id of an ordinary piece (ids below it, and mask_id, are special)."""
         return FIRST_PIECE
 
-    def encode(self, lines: list[str]) -> list[np.ndarray]:
-        """Token ids without <s>/</s>, one int32 array per line."""
+    def encode(self, lines: list[str], threads: int = 0) -> list[np.ndarray]:
+        """Token ids without <s>/</s>, one int32 array per line (`threads` 0 = every core)."""
         out = []
-        for ids in self.sp.encode(lines, num_threads=0):
+        for ids in self.sp.encode(lines, num_threads=threads):
             a = np.asarray(ids, dtype=np.int32)
             # spm unk (0) -> <unk> (3); every other spm id shifts by one (fairseq offset).
             out.append(np.where(a == 0, UNK, a + 1).astype(np.int32))
