@@ -45,3 +45,9 @@ def test_a_run_from_tfds_gets_the_batches_of_the_folder(tiny_corpus, prepared, t
     for a, b in zip(folder_batches, tfds_batches):
         for k in a["mono"]:
             assert (a["mono"][k] == b["mono"][k]).all(), k
+
+
+def test_all_languages_of_a_tfds_run_are_the_prepared_ones(prepared):
+    assert sources.tfds_languages("xlmeta_text/{lang}", prepared) == ["de", "en"]
+    with pytest.raises(sources.DataError, match="no prepared 'wikipedia/x.{lang}' dataset"):
+        sources.tfds_languages("wikipedia/x.{lang}", prepared)

@@ -9,6 +9,7 @@ counted, and reported once per file).
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -117,6 +118,21 @@ def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int
         raise DataError(f"{where}: no document with at least config.data.min_chars={min_chars} characters "
                         f"in field {text_key!r}")
     return docs
+
+
+def tfds_languages(name: str, data_dir: str | Path) -> list[str]:
+    """Languages with a prepared dataset `name` ('{lang}' filled) under `data_dir`, sorted:
+    what 'all' means for a TFDS run."""
+    if not data_dir or "{lang}" not in name:
+        raise DataError(f"config.data.tfds: languages 'all' needs data_dir and a name with {{lang}} (got name "
+                        f"{name!r}, data_dir {data_dir!r}); set them or list the languages in the phase's stream")
+    rx = re.compile(re.escape(name).replace(re.escape("{lang}"), "([^/]+)"))
+    langs = sorted({m.group(1) for p in Path(data_dir).glob(name.replace("{lang}", "*"))
+                    if p.is_dir() and (m := rx.fullmatch(p.relative_to(data_dir).as_posix()))})
+    if not langs:
+        raise DataError(f"{data_dir}: no prepared {name!r} dataset; prepare them (python -m "
+                        f"xlmeta_jax.data.tfds_builder for local text) or fix config.data.tfds")
+    return langs
 
 
 def parallel_file(corpus_dir: str | Path, lang: str, split: str) -> Path:

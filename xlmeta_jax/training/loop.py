@@ -64,11 +64,10 @@ def stream_languages(config, corpus_dir: Path | None) -> list[dict[str, list[str
         langs = {}
         for name, spec in p.streams.items():
             key = f"phases[{i}].streams.{name}.languages"
-            if name == "mono" and config.data.source == "tfds":  # nothing to list: the config names them
-                if spec.languages == "all":
-                    raise config_lib.ConfigError(f"config.{key}: 'all' needs a corpus folder; with "
-                                                 f"data.source='tfds' list the languages")
-                langs[name] = list(spec.languages)
+            if name == "mono" and config.data.source == "tfds":  # 'all': every prepared dataset of the name
+                t = config.data.tfds
+                langs[name] = sources.tfds_languages(t.name, t.data_dir) if spec.languages == "all" \
+                    else list(spec.languages)
                 continue
             available = (sources.mono_languages if name == "mono" else sources.parallel_languages)(corpus_dir)
             langs[name] = sources.resolve_languages(spec.languages, available, key)
