@@ -16,6 +16,8 @@ grain's MapDataset maps step -> batch and prefetches in threads.
 """
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -101,6 +103,57 @@ def take(packed: Packed, idx: np.ndarray) -> Packed:
     return Packed(packed.tokens[idx], packed.positions[idx], packed.segment_ids[idx])
 
 
+class EpochOrder:
+    """Which row of which language each slot of a global batch reads.
+
+    The languages of a batch are drawn from the mixture (an rng keyed by the batch's key);
+    the k-th row the phase draws from a language is row perm_e[k mod n] of it, perm_e a fresh
+    permutation for its epoch e = k // n. So each row is read once per epoch of its language,
+    and hosts, which build disjoint slots of every global batch, read disjoint rows. The
+    draws before a step are replayed from the keys (and cached), so a batch stays a pure
+    function of its key: a resumed run needs no iterator state beyond (phase, step)."""
+
+    def __init__(self, sizes: list[int], probs: list[float]):
+        self.sizes, self.probs = list(sizes), dict(enumerate(probs))
+        self._cumulative: dict[tuple, list[np.ndarray]] = {}  # key prefix -> counts before step 0, 1, ...
+        self._perms: dict[tuple, np.ndarray] = {}
+        self._lock = threading.Lock()  # grain builds batches in several threads
+
+    def languages(self, key: tuple, batch_size: int) -> np.ndarray:
+        return mixture.sample_languages(np.random.default_rng(key), self.probs, batch_size)
+
+    def drawn_before(self, prefix: tuple, step: int, batch_size: int) -> np.ndarray:
+        """[languages] rows drawn from each language by steps 0 .. step - 1 of `prefix`."""
+        with self._lock:
+            counts = self._cumulative.setdefault(prefix, [np.zeros(len(self.sizes), np.int64)])
+            while len(counts) <= step:
+                t = len(counts) - 1
+                drawn = np.bincount(self.languages(prefix + (t,), batch_size), minlength=len(self.sizes))
+                counts.append(counts[-1] + drawn)
+            return counts[step]
+
+    def permutation(self, prefix: tuple, lang: int, epoch: int) -> np.ndarray:
+        with self._lock:
+            key = prefix + (lang, epoch)
+            if key not in self._perms:
+                for old in [k for k in self._perms if k[:-1] == key[:-1] and k[-1] < epoch - 1]:
+                    del self._perms[old]  # a language is at most one epoch boundary into a batch
+                self._perms[key] = np.random.default_rng(key).permutation(self.sizes[lang])
+            return self._perms[key]
+
+    def slots(self, key: tuple, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(language index, row index) of every slot of the batch with key `prefix + (step,)`."""
+        prefix, step = key[:-1], key[-1]
+        langs = self.languages(key, batch_size)
+        k = self.drawn_before(prefix, step, batch_size).copy()
+        rows = np.empty(batch_size, np.int64)
+        for r, lang in enumerate(langs):
+            n = self.sizes[lang]
+            rows[r] = self.permutation(prefix, lang, k[lang] // n)[k[lang] % n]
+            k[lang] += 1
+        return langs, rows
+
+
 @dataclass(frozen=True)
 class MonoStream:
     """Masked monolingual rows drawn from a language mixture."""
@@ -109,17 +162,19 @@ class MonoStream:
     masking: Masking
     ids: dict[str, int]  # language -> the run's language id (language embeddings, metrics)
 
+    @functools.cached_property
+    def order(self) -> EpochOrder:
+        return EpochOrder([len(v) for v in self.packed.values()], [self.probs[l] for l in self.packed])
+
     def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
-        """Rows `rows` of the global batch drawn under `key`; each row has its own masking
-        rng, so a row's content does not depend on how many hosts share the batch."""
+        """Rows `rows` of the global batch with key `(..., step)` (EpochOrder picks them); each
+        row has its own masking rng, so its content does not depend on how many hosts share
+        the batch."""
         langs = list(self.packed)
-        rng = np.random.default_rng(key)
-        lang_idx = mixture.sample_languages(rng, self.probs, batch_size)
-        u = rng.random(batch_size)  # one uniform per row picks the row inside its language
+        lang_idx, row_idx = self.order.slots(key, batch_size)
         parts = []
         for r in range(batch_size)[rows]:
-            packed = self.packed[langs[lang_idx[r]]]
-            row = take(packed, np.array([int(u[r] * len(packed))]))
+            row = take(self.packed[langs[lang_idx[r]]], np.array([row_idx[r]]))
             parts.append(self.masking.apply(np.random.default_rng(key + (r,)), row))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
@@ -201,16 +256,18 @@ class ParallelStream:
     seq_len: int
     max_align: int
 
+    @functools.cached_property
+    def order(self) -> EpochOrder:
+        return EpochOrder([len(v) for v in self.pairs.values()], [self.probs[l] for l in self.pairs])
+
     def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
         langs = list(self.pairs)
-        rng = np.random.default_rng(key)
-        lang_idx = mixture.sample_languages(rng, self.probs, batch_size)
-        u = rng.random(batch_size)
+        lang_idx, row_idx = self.order.slots(key, batch_size)
         parts = []
         for r in range(batch_size)[rows]:
             lang = langs[lang_idx[r]]
             p = self.pairs[lang]
-            i = int(u[r] * len(p))
+            i = int(row_idx[r])
             row = pair_row(p.src[i], p.tgt[i], p.align[i], self.seq_len, self.max_align, self.english, self.ids[lang])
             packed = Packed(row["pair_tokens"][None], row["pair_positions"][None], row["pair_segment_ids"][None])
             masked = self.masking.apply(np.random.default_rng(key + (r,)), packed)
@@ -234,7 +291,7 @@ class PhaseData:
     def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
         out = {}
         for i, (name, stream) in enumerate(sorted(self.streams.items())):
-            out[name] = stream.batch((self.seed, self.phase_index, step, i), self.batch_size, self.rows)
+            out[name] = stream.batch((self.seed, self.phase_index, i, step), self.batch_size, self.rows)
         return out
 
     def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2) -> Iterator[dict]:
