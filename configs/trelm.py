@@ -56,7 +56,7 @@ def get_config(arg: str = "demo"):
     if size == "base":  # French Wikipedia through TFDS; the pairs from config.data.corpus_dir
         c.model.update(dtype="bfloat16", remat="full")
         c.mesh.update(data=1, fsdp=-1, tensor=1)
-        c.data.source = "tfds"
+        c.data.mono = "tfds:wikipedia/20230601.{lang}"
         c.tokenizer.sample_lines = 2_000_000
     mono = lambda lang: dict(mono=dict(languages=(lang,), alpha=1.0))  # noqa: E731
     if role == "source":

@@ -67,7 +67,7 @@ def test_missing_and_empty_corpus_files(tmp_path):
     (corpus / "mono" / "de.valid.txt").write_text("\n\n")
     with pytest.raises(sources.DataError, match="de.valid.txt: no text"):
         loop.train(smoke_config(corpus), tmp_path / "w")
-    with pytest.raises(sources.DataError, match="no mono/ subfolder"):
+    with pytest.raises(sources.DataError, match=r"nowhere/mono: folder not found \(config.data.corpus_dir\)"):
         loop.train(smoke_config(tmp_path / "nowhere"), tmp_path / "w")
 
 

@@ -23,7 +23,7 @@ def test_small_sizes_validate_on_one_device(name, size):
 def test_paper_scale(name, arch):
     c = load_config(name)
     assert (c.model.hidden, c.model.layers, c.model.heads, c.model.mlp) == arch
-    assert (c.tokenizer.vocab_size + 2, c.data.seq_len, c.data.source) == (250_002, 512, "tfds")
+    assert (c.tokenizer.vocab_size + 2, c.data.seq_len, c.data.mono) == (250_002, 512, "tfds:wikipedia/20230601.{lang}")
     assert (c.model.dtype, c.model.scan_layers) == ("bfloat16", True)
     config_lib.validate(c, registry.streams_by_objective(), 64)
     assert config_lib.mesh_shape(load_config(name, "base,fsdp_tp").mesh, 64) == {"data": 1, "fsdp": 16, "tensor": 4}

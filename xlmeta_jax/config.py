@@ -49,11 +49,14 @@ def base_config() -> config_dict.ConfigDict:
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
         min_chars=1,  # shorter lines are skipped
         max_align=16,  # dictionary word pairs kept per translation pair (token-level contrast)
+        workers=0,  # 0: batches built in 2 threads of the trainer process; n: in n grain worker processes
         exclude=(),  # evaluation files: training lines equal to one of their lines are dropped (data/decontaminate.py)
-        source="corpus",  # 'corpus': a corpus folder (corpus_dir); 'tfds': datasets by name (data.tfds)
-        # For source='tfds': `name` with {lang} filled per language; valid = the first valid_docs of valid_split.
-        tfds=dict(name="wikipedia/20230601.{lang}", data_dir="", train_split="train[1000:]",
-                  valid_split="train[:1000]", text_key="text"),
+        # Where the streams read, {lang} and {split} (train, valid) filled in (data/sources.py):
+        # mono 'text:<glob>' (plain or .gz, a document per line) or 'tfds:<name>[:<version>]';
+        # parallel 'tsv:<glob>' (english<TAB>foreign); '' = the corpus folder (corpus_dir).
+        mono="", parallel="",
+        # For tfds: sources: the prepared datasets' folder, the splits read as train and valid, the feature.
+        tfds=dict(data_dir="", train_split="train[1000:]", valid_split="train[:1000]", text_key="text"),
     )
     c.tokenizer = dict(
         vocab_size=8000,  # sentencepiece pieces; the model adds <pad> and <mask>
@@ -216,8 +219,13 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     names = [p.name for p in config.phases]
     if len(set(names)) != len(names):
         _fail("phases", f"phase names must be unique, got {names}")
-    if config.data.source not in ("corpus", "tfds"):
-        _fail("data.source", f"{config.data.source!r}; allowed: 'corpus', 'tfds'")
+    for key, schemes in (("mono", ("text", "tfds")), ("parallel", ("tsv",))):
+        spec = config.data[key]
+        if spec and spec.partition(":")[0] not in schemes:
+            _fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
+                                 f"(or '' for the corpus folder config.data.corpus_dir)")
+    if config.data.workers < 0:
+        _fail("data.workers", f"{config.data.workers}; use 0 (threads of the trainer process) or a number of processes")
     m = config.model
     if m.hidden % m.heads:
         _fail("model.hidden", f"{m.hidden} is not divisible by model.heads={m.heads}")

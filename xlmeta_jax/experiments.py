@@ -5,8 +5,9 @@ veco2.py, xlmp.py and meta_veco2_xlmp.py return: phase `meta` (English-only MLM)
 then phase `xling` (MLM over LANGUAGES with alpha = 0.3), XLM-R base or large
 (vocabulary 250,002, sequences of 512, bf16 activations, float32 parameters, scanned
 and fully rematerialized layers, 4 accumulated micro-batches, FSDP mesh), monolingual
-data from TFDS (`wikipedia/20230601.<lang>`, array_record in config.data.tfds.data_dir);
-the parallel stream reads config.data.corpus_dir (default: the demo corpus).
+data from TFDS (config.data.mono = `tfds:wikipedia/20230601.{lang}`, array_record in
+config.data.tfds.data_dir); the parallel stream reads config.data.parallel (default: the
+corpus folder config.data.corpus_dir, or the demo corpus).
 
 Sizes: 'smoke' (tiny model, demo corpus, seconds: the same code paths), 'demo'
 (hidden 256 on the demo corpus, minutes here), 'base' (the paper setting).
@@ -27,7 +28,7 @@ def xlm_meta(arg, arch: dict, file: str, methods: tuple[str, ...] = ()):
     c.mesh.update(data=1, fsdp=-1, tensor=1)
     if size == "base":
         c.model.update(arch)
-        c.data.update(source="tfds", seq_len=512)
+        c.data.update(mono="tfds:wikipedia/20230601.{lang}", seq_len=512)
         c.tokenizer.update(vocab_size=250_000, sample_lines=10_000_000)
         c.optimizer.update(learning_rate=6e-4 if arch["layers"] <= 12 else 2.5e-4, warmup_steps=10_000,
                            accumulate=4)  # with remat 'full': 4.8 GB per device on 64 (python -m xlmeta_jax.plan)
@@ -98,7 +99,7 @@ def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: i
     if size == "base":
         c.model.update(BASE, dtype="bfloat16", remat="full")
         c.mesh.update(data=1, fsdp=-1, tensor=1)
-        c.data.update(source="tfds", seq_len=512)
+        c.data.update(mono="tfds:wikipedia/20230601.{lang}", seq_len=512)
         c.tokenizer.update(vocab_size=100_000, sample_lines=2_000_000)
         c.optimizer.update(learning_rate=6e-4, warmup_steps=10_000, accumulate=4)
         steps, batch = 200_000, 1024

@@ -24,25 +24,25 @@ def test_prepared_dataset_reads_back_every_line_in_order(tiny_corpus, prepared):
             assert got == want, (lang, split)
 
 
-def test_a_run_from_tfds_gets_the_batches_of_the_folder(tiny_corpus, prepared, tmp_path):
-    def first_batches(source: str):
-        c = smoke_config(tiny_corpus)
-        c.data.source = source
-        c.data.tfds.update(name="xlmeta_text/{lang}", data_dir=str(prepared), train_split="train",
-                           valid_split="valid")
+def test_a_run_from_tfds_gets_the_batches_of_the_same_text_files(tiny_corpus, prepared, tmp_path):
+    def first_batches(mono: str, languages):
+        c = smoke_config("/nonexistent")  # every stream names its source
+        c.data.mono = mono
+        c.data.tfds.update(data_dir=str(prepared), train_split="train", valid_split="valid")
         c.phases = c.phases[:1]
-        c.phases[0].streams.mono.languages = ["en", "de"]
-        langs = loop.stream_languages(c, tiny_corpus)
-        mono = sorted({l for p in langs for l in p["mono"]})
-        texts = loop.read_corpus(c, tiny_corpus, mono, [])
-        corpus = loop.prepare_corpus(c, tmp_path / source, texts)
+        c.phases[0].streams.mono.languages = languages
+        assert not loop.needs_corpus_folder(c)
+        langs = loop.stream_languages(c, None)
+        texts = loop.read_corpus(c, None, langs[0]["mono"], [])
+        corpus = loop.prepare_corpus(c, tmp_path / mono.partition(":")[0], texts)
         data = loop.phase_data(c, corpus, 0, langs[0], slice(0, c.phases[0].batch_size))
-        return texts, [data.batch(s) for s in range(3)]
+        return langs, texts, [data.batch(s) for s in range(3)]
 
-    folder_texts, folder_batches = first_batches("corpus")
-    tfds_texts, tfds_batches = first_batches("tfds")
-    assert tfds_texts == folder_texts
-    for a, b in zip(folder_batches, tfds_batches):
+    text = first_batches(f"text:{tiny_corpus}/mono/{{lang}}.{{split}}.txt", ["de", "en"])
+    tfds = first_batches("tfds:xlmeta_text/{lang}:1.0.0", ["de", "en"])
+    assert text[0] == tfds[0] == [{"mono": ["de", "en"]}]
+    assert tfds[1] == text[1]
+    for a, b in zip(text[2], tfds[2]):
         for k in a["mono"]:
             assert (a["mono"][k] == b["mono"][k]).all(), k
 

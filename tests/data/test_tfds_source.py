@@ -1,5 +1,5 @@
 """Reading a TFDS dataset by name (array_record, no TensorFlow): a tiny builder over
-the test sentences is prepared in tmp and read back through data.source='tfds'."""
+the test sentences is prepared in tmp and read back by name (what a `tfds:` source reads)."""
 import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")

@@ -9,6 +9,7 @@ of the sample are in memory.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,19 +22,23 @@ from xlmeta_jax.data.decontaminate import normalize
 
 @dataclass(frozen=True)
 class TextFile:
-    """One language's training text, streamed; excluded lines are skipped (and counted)."""
-    path: Path
+    """One language's training text (a file, or shards read in order), streamed; excluded
+    lines are skipped (and counted)."""
+    path: Path | tuple[Path, ...]
     min_chars: int = 1
     excluded: frozenset = frozenset()
 
+    def _all(self) -> Iterator[str]:
+        paths = self.path if isinstance(self.path, tuple) else (self.path,)
+        return itertools.chain.from_iterable(sources.iter_lines(p, self.min_chars) for p in paths)
+
     def lines(self) -> Iterator[str]:
-        return (line for line in sources.iter_lines(self.path, self.min_chars)
-                if not self.excluded or normalize(line) not in self.excluded)
+        return (line for line in self._all() if not self.excluded or normalize(line) not in self.excluded)
 
     def count(self) -> tuple[int, int]:
         """(usable lines, lines dropped as excluded)."""
         kept = dropped = 0
-        for line in sources.iter_lines(self.path, self.min_chars):
+        for line in self._all():
             if self.excluded and normalize(line) in self.excluded:
                 dropped += 1
             else:
@@ -84,23 +89,23 @@ def train(texts: dict[str, TextFile], directory: str | Path, *, vocab_size: int,
 def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lines: int = 1000,
                progress: Callable[[str, int], None] = lambda lang, n: None) -> str:
     """The recipe for a run's config (config.tokenizer, the last phase's monolingual
-    languages, config.data.corpus_dir or the demo corpus): trains into `out` and returns a
-    table of per-language counts, fertility and unknown rate on the valid text."""
+    languages, read from config.data.mono or the corpus folder): trains into `out` and
+    returns a table of per-language counts, fertility and unknown rate on the valid text."""
     from xlmeta_jax.data import corpora  # builds the demo corpus on first use
 
-    if config.data.source != "corpus":
-        raise sources.DataError("config.data.source: the tokenizer recipe streams corpus folders; set "
-                                "data.source='corpus' and data.corpus_dir to a folder of mono/<lang>.train.txt files")
-    folder = Path(config.data.corpus_dir) if config.data.corpus_dir else corpora.build_demo_corpus(
-        config.data.cache_dir or None)
+    if config.data.mono:
+        src = sources.Source.parse(config.data.mono, "data.mono (the tokenizer recipe streams text files)", ("text",))
+    else:
+        src = sources.Source.folder(Path(config.data.corpus_dir) if config.data.corpus_dir
+                                    else corpora.build_demo_corpus(config.data.cache_dir or None), "mono")
     last = len(config.phases) - 1
     if "mono" not in config.phases[last].streams:
         raise sources.DataError(f"config.phases[{last}].streams: no 'mono' stream; the recipe samples the "
                                 f"last phase's monolingual languages")
-    langs = sources.resolve_languages(config.phases[last].streams.mono.languages, sources.mono_languages(folder),
+    langs = sources.resolve_languages(config.phases[last].streams.mono.languages, src.languages(""),
                                       f"phases[{last}].streams.mono.languages")
     excluded = frozenset(decontaminate.load_exclusions(exclude))
-    texts = {l: TextFile(sources.mono_file(folder, l, "train"), config.data.min_chars, excluded) for l in langs}
+    texts = {l: TextFile(tuple(src.files(l, "train")), config.data.min_chars, excluded) for l in langs}
     t = config.tokenizer
     tok, facts = train(texts, out, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
                        character_coverage=t.character_coverage, seed=config.seed, progress=progress)
@@ -109,11 +114,17 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
             "| language | lines | excluded | in sample | valid lines | fertility (pieces/word) | unknown rate |",
             "|---|---|---|---|---|---|---|"]
     for lang in langs:
-        valid_file = sources.mono_file(folder, lang, "valid")
-        valid = list(zip(range(valid_lines), sources.iter_lines(valid_file))) if valid_file.is_file() else []
-        valid = [line for _, line in valid]
+        valid = list(itertools.islice(TextFile(tuple(glob_files(src, lang, "valid"))).lines(), valid_lines))
         f = facts[lang]
         stats = (f"{tokenizer.fertility(tok, valid):.2f} | {tokenizer.unknown_rate(tok, valid):.2%}" if valid
                  else "- | -")
         rows.append(f"| {lang} | {f['lines']:,} | {f['excluded']:,} | {f['sample']:,} | {len(valid):,} | {stats} |")
     return "\n".join(rows)
+
+
+def glob_files(src: sources.Source, lang: str, split: str) -> list[Path]:
+    """The files of a split, none when it has no file (the valid text is optional here)."""
+    try:
+        return src.files(lang, split)
+    except sources.DataError:
+        return []

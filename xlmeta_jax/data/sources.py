@@ -1,15 +1,28 @@
-"""Reading a corpus folder: the one place that touches corpus files.
+"""Reading training text: the one place that touches corpus files and datasets.
 
-A corpus folder (the demo corpus from `corpora.py`, or a user's own) holds
-`mono/<lang>.{train,valid}.txt`, one document per line. Readers are strict about
-what a user can get wrong (missing folder, empty file, unknown language) and
-lenient about what real text contains (a line of invalid UTF-8 is skipped,
+A run names where each stream's text comes from (config.data.mono, config.data.parallel),
+with `{lang}` and `{split}` filled in per language and split ('train', 'valid'):
+
+- `text:<glob>`: plain or gzipped UTF-8 files, one document per line; the files a pattern
+  matches are read in sorted order (shards);
+- `tsv:<glob>`: the same for `english<TAB>foreign` pairs;
+- `tfds:<name>[:<version>]`: a prepared TFDS dataset with a text feature (config.data.tfds);
+- '' (the default): the corpus folder (config.data.corpus_dir, or the demo corpus from
+  `corpora.py`), i.e. `text:<dir>/mono/{lang}.{split}.txt` and
+  `tsv:<dir>/parallel/en-{lang}.{split}.tsv`.
+
+Readers are strict about what a user can get wrong (missing folder, empty file, unknown
+language) and lenient about what real text contains (a line of invalid UTF-8 is skipped,
 counted, and reported once per file).
 """
 from __future__ import annotations
 
+import glob
+import gzip
+import itertools
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -55,7 +68,7 @@ def iter_lines(path: str | Path, min_chars: int = 1, counts: dict | None = None)
     counts = {} if counts is None else counts
     counts.setdefault("bad", 0)
     counts.setdefault("short", 0)
-    with open(path, "rb") as f:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
         for raw in f:
             try:
                 text = raw.decode("utf-8").strip()
@@ -68,14 +81,19 @@ def iter_lines(path: str | Path, min_chars: int = 1, counts: dict | None = None)
                 counts["short"] += 1
 
 
-def read_lines(path: str | Path, min_chars: int = 1) -> list[str]:
-    """Stripped lines of a UTF-8 file with at least `min_chars` characters.
+def read_lines(path: str | Path | list[Path], min_chars: int = 1, limit: int | None = None,
+               name: str = "") -> list[str]:
+    """Stripped lines of a UTF-8 file (or of several, in order; `name` stands for them in
+    messages) with at least `min_chars` characters, the first `limit` of them.
 
     Invalid UTF-8 lines are skipped and counted (real crawled text has some);
     a file left with no usable line is an error naming the reason.
     """
-    counts: dict = {}
-    lines = list(iter_lines(path, min_chars, counts))
+    paths = path if isinstance(path, list) else [Path(path)]
+    path = name or paths[0]
+    counts: dict = {"bad": 0, "short": 0}
+    lines = list(itertools.islice(itertools.chain.from_iterable(iter_lines(p, min_chars, counts) for p in paths),
+                                  limit))
     if counts["bad"]:
         log.warning("%s: skipped %d line(s) of invalid UTF-8", path, counts["bad"])
     if not lines:
@@ -99,7 +117,7 @@ def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int
     """
     import tensorflow_datasets as tfds  # heavy; only runs that read TFDS pay for it
 
-    where = f"TFDS dataset {name!r} split {split!r} (config.data.tfds)"
+    where = f"TFDS dataset {name!r} split {split!r} (config.data.mono, config.data.tfds)"
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir or None)
     except Exception as e:  # noqa: BLE001 (tfds raises many kinds for 'not there')
@@ -124,14 +142,14 @@ def tfds_languages(name: str, data_dir: str | Path) -> list[str]:
     """Languages with a prepared dataset `name` ('{lang}' filled) under `data_dir`, sorted:
     what 'all' means for a TFDS run."""
     if not data_dir or "{lang}" not in name:
-        raise DataError(f"config.data.tfds: languages 'all' needs data_dir and a name with {{lang}} (got name "
-                        f"{name!r}, data_dir {data_dir!r}); set them or list the languages in the phase's stream")
+        raise DataError(f"config.data.tfds.data_dir: languages 'all' of {name!r} are the prepared datasets in "
+                        f"data_dir (got {data_dir!r}); set it or list the languages in the phase's stream")
     rx = re.compile(re.escape(name).replace(re.escape("{lang}"), "([^/]+)"))
     langs = sorted({m.group(1) for p in Path(data_dir).glob(name.replace("{lang}", "*"))
                     if p.is_dir() and (m := rx.fullmatch(p.relative_to(data_dir).as_posix()))})
     if not langs:
         raise DataError(f"{data_dir}: no prepared {name!r} dataset; prepare them (python -m "
-                        f"xlmeta_jax.data.tfds_builder for local text) or fix config.data.tfds")
+                        f"xlmeta_jax.data.tfds_builder for local text) or fix config.data.mono")
     return langs
 
 
@@ -149,17 +167,85 @@ def parallel_languages(corpus_dir: str | Path) -> list[str]:
     return langs
 
 
-def read_pairs(path: str | Path, min_chars: int = 1) -> list[tuple[str, str]]:
+def read_pairs(path: str | Path | list[Path], min_chars: int = 1, name: str = "") -> list[tuple[str, str]]:
     """`english<TAB>foreign` lines; lines without exactly one tab are skipped and counted."""
     pairs, bad = [], 0
-    for line in read_lines(path, min_chars):
+    for line in read_lines(path, min_chars, name=name):
         en, tab, x = line.partition("\t")
         if not tab or "\t" in x or not en.strip() or not x.strip():
             bad += 1
             continue
         pairs.append((en.strip(), x.strip()))
     if bad:
-        log.warning("%s: skipped %d line(s) that are not 'english<TAB>foreign'", path, bad)
+        log.warning("%s: skipped %d line(s) that are not 'english<TAB>foreign'", name or path, bad)
     if not pairs:
-        raise DataError(f"{path}: no 'english<TAB>foreign' line; fix the file or remove the language")
+        raise DataError(f"{name or path}: no 'english<TAB>foreign' line; fix the file or remove the language")
     return pairs
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one stream's text comes from (see the module docstring); `key` is its config key."""
+    scheme: str  # 'text', 'tsv' or 'tfds'
+    body: str  # the glob or TFDS name, with {lang} (and {split} for files)
+    key: str
+
+    @classmethod
+    def parse(cls, spec: str, key: str, schemes: tuple[str, ...]) -> "Source":
+        scheme, colon, body = spec.partition(":")
+        if not colon or scheme not in schemes:
+            raise DataError(f"config.{key}: {spec!r}; write {' or '.join(f'{s}:<...>' for s in schemes)} "
+                            f"(or '' for the corpus folder)")
+        needs = ("{lang}",) if scheme == "tfds" else ("{lang}", "{split}")
+        if missing := [n for n in needs if n not in body]:
+            raise DataError(f"config.{key}: {spec!r} has no {' and no '.join(missing)}; the pattern is filled per "
+                            f"language{' and split (train, valid)' if scheme != 'tfds' else ''}, e.g. "
+                            + ("'tfds:wikipedia/20230601.{lang}'" if scheme == "tfds" else
+                               f"'{scheme}:/data/{{lang}}/*.{{split}}.{'tsv' if scheme == 'tsv' else 'txt.gz'}'"))
+        return cls(scheme, body, key)
+
+    @classmethod
+    def folder(cls, corpus_dir: str | Path, stream: str) -> "Source":
+        """The corpus-folder layout as a source."""
+        root = glob.escape(str(corpus_dir))
+        if stream == "mono":
+            return cls("text", f"{root}/mono/{{lang}}.{{split}}.txt", "data.corpus_dir")
+        return cls("tsv", f"{root}/parallel/en-{{lang}}.{{split}}.tsv", "data.corpus_dir")
+
+    def pattern(self, lang: str, split: str) -> str:
+        return self.body.replace("{lang}", lang).replace("{split}", split)
+
+    def files(self, lang: str, split: str) -> list[Path]:
+        pattern = self.pattern(lang, split)
+        paths = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+        if not paths:
+            raise DataError(f"{pattern}: file not found (config.{self.key}); add the {split} text of {lang!r} "
+                            f"or fix the pattern")
+        return paths
+
+    def languages(self, tfds_data_dir: str) -> list[str]:
+        """Every language with training data, sorted: what 'all' means."""
+        if self.scheme == "tfds":
+            return tfds_languages(self.body.partition(":")[0], tfds_data_dir)
+        # the glob with {lang} as a group; '*' and '?' as glob would read them within one folder
+        rx = "".join("([^/]+?)" if part == "{lang}" else "[^/]*" if part == "*" else "[^/]" if part == "?"
+                     else re.escape(part) for part in re.split(r"(\{lang\}|\*|\?)", self.pattern("{lang}", "train")))
+        found = {m.group(1) for p in glob.glob(self.pattern("*", "train")) if (m := re.fullmatch(rx, p))}
+        if not found:
+            prefix = re.split(r"[{*?\[]", self.body)[0]  # up to the first placeholder or wildcard
+            folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
+            where = f"{folder}: folder not found" if not folder.is_dir() else f"{self.pattern('<lang>', 'train')}: no file"
+            raise DataError(f"{where} (config.{self.key}); point it at text named by language and split"
+                            + (" (mono/<lang>.train.txt, parallel/en-<lang>.train.tsv)" if self.key == "data.corpus_dir"
+                               else ""))
+        return sorted(found)
+
+    def read_text(self, lang: str, split: str, *, min_chars: int, limit: int | None, tfds_cfg=None) -> list[str]:
+        if self.scheme == "tfds":
+            t = tfds_cfg
+            return read_tfds(self.pattern(lang, split), t.train_split if split == "train" else t.valid_split,
+                             data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=min_chars)
+        return read_lines(self.files(lang, split), min_chars, limit, name=self.pattern(lang, split))
+
+    def read_pairs(self, lang: str, split: str, *, min_chars: int, limit: int | None) -> list[tuple[str, str]]:
+        return read_pairs(self.files(lang, split), min_chars, name=self.pattern(lang, split))[:limit]

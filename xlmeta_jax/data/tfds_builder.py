@@ -4,9 +4,8 @@ through `tfds.data_source`, no TensorFlow) runs here on local text without a dow
 
     python -m xlmeta_jax.data.tfds_builder --corpus_dir=DIR --data_dir=TFDS_DIR [--languages=en,fr]
 
-then train with `--config.data.source=tfds --config.data.tfds.data_dir=TFDS_DIR
---config.data.tfds.name='xlmeta_text/{lang}' --config.data.tfds.train_split=train
---config.data.tfds.valid_split=valid`. Records keep the files' line order (shuffling off),
+then train with `--config.data.mono='tfds:xlmeta_text/{lang}' --config.data.tfds.data_dir=TFDS_DIR
+--config.data.tfds.train_split=train --config.data.tfds.valid_split=valid`. Records keep the files' line order (shuffling off),
 so a run reads exactly the documents, in the order, it reads from the folder.
 """
 from __future__ import annotations

@@ -57,20 +57,31 @@ class Corpus:
     ids: dict[str, int]
 
 
+def data_sources(config, corpus_dir: Path | None) -> dict[str, sources.Source]:
+    """Where each stream reads (config.data.mono / .parallel; '' = the corpus folder)."""
+    d = config.data
+    return {"mono": sources.Source.parse(d.mono, "data.mono", ("text", "tfds")) if d.mono
+            else sources.Source.folder(corpus_dir, "mono"),
+            "parallel": sources.Source.parse(d.parallel, "data.parallel", ("tsv",)) if d.parallel
+            else sources.Source.folder(corpus_dir, "parallel")}
+
+
+def needs_corpus_folder(config) -> bool:
+    return not config.data.mono or (not config.data.parallel and any("parallel" in p.streams for p in config.phases))
+
+
 def stream_languages(config, corpus_dir: Path | None) -> list[dict[str, list[str]]]:
-    """Per phase, per stream, the languages it reads, resolved against the corpus."""
-    out = []
+    """Per phase, per stream, the languages it reads, resolved against the sources."""
+    srcs, out = data_sources(config, corpus_dir), []
     for i, p in enumerate(config.phases):
         langs = {}
         for name, spec in p.streams.items():
-            key = f"phases[{i}].streams.{name}.languages"
-            if name == "mono" and config.data.source == "tfds":  # 'all': every prepared dataset of the name
-                t = config.data.tfds
-                langs[name] = sources.tfds_languages(t.name, t.data_dir) if spec.languages == "all" \
-                    else list(spec.languages)
-                continue
-            available = (sources.mono_languages if name == "mono" else sources.parallel_languages)(corpus_dir)
-            langs[name] = sources.resolve_languages(spec.languages, available, key)
+            src = srcs[name]
+            if src.scheme == "tfds" and spec.languages != "all":  # a remote data_dir is not listed
+                langs[name] = list(spec.languages)
+            else:
+                langs[name] = sources.resolve_languages(spec.languages, src.languages(config.data.tfds.data_dir),
+                                                        f"phases[{i}].streams.{name}.languages")
         out.append(langs)
     return out
 
@@ -99,16 +110,11 @@ def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list
     """Every text the run reads, decontaminated (config.data.exclude); every data mistake
     surfaces here, before any write."""
     cap, m = config.data.max_docs_per_language or None, config.data.min_chars
-    pairs = {l: sources.read_pairs(sources.parallel_file(corpus_dir, l, "train"), m)[:cap] for l in parallel}
-    if config.data.source == "tfds":
-        t = config.data.tfds
-        read = lambda lang, split, limit: sources.read_tfds(  # noqa: E731
-            t.name.format(lang=lang), split, data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=m)
-        texts = Texts({l: read(l, t.train_split, cap) for l in mono}, {l: read(l, t.valid_split, None) for l in mono},
-                      pairs)
-    else:
-        texts = Texts({l: sources.read_lines(sources.mono_file(corpus_dir, l, "train"), m)[:cap] for l in mono},
-                      {l: sources.read_lines(sources.mono_file(corpus_dir, l, "valid"), m) for l in mono}, pairs)
+    srcs = data_sources(config, corpus_dir)
+    text = lambda lang, split, limit: srcs["mono"].read_text(  # noqa: E731
+        lang, split, min_chars=m, limit=limit, tfds_cfg=config.data.tfds)
+    texts = Texts({l: text(l, "train", cap) for l in mono}, {l: text(l, "valid", None) for l in mono},
+                  {l: srcs["parallel"].read_pairs(l, "train", min_chars=m, limit=cap) for l in parallel})
     return decontaminated(texts, decontaminate.load_exclusions(config.data.exclude))
 
 
@@ -328,8 +334,7 @@ def train(config, workdir: str | Path) -> dict:
     """Runs (or resumes) all phases; returns per-phase facts (steps run, step traces)."""
     workdir = Path(workdir)
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
-    needs_folder = config.data.source == "corpus" or any("parallel" in p.streams for p in config.phases)
-    corpus_dir = corpus_path(config.data) if needs_folder else None  # the parallel stream reads a folder
+    corpus_dir = corpus_path(config.data) if needs_corpus_folder(config) else None
     langs_by_phase = stream_languages(config, corpus_dir)
     mono_langs = sorted({l for p in langs_by_phase for l in p.get("mono", [])})
     texts = read_corpus(config, corpus_dir, mono_langs, sorted({l for p in langs_by_phase for l in p.get("parallel", [])}))
@@ -389,7 +394,7 @@ def train(config, workdir: str | Path) -> dict:
             data = phase_data(config, corpus, index, langs_by_phase[index], rows)
             train_step, traces = prog.train_step(phase)
             history, pending, tokens, seen, tick = [], [], 0, set(), None
-            for batch in data.iterate(global_step - starts[index], int(phase.steps)):
+            for batch in data.iterate(global_step - starts[index], int(phase.steps), workers=config.data.workers):
                 state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules, phase.batch_size))
                 global_step += 1
                 writer.advance()
