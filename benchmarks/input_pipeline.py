@@ -5,7 +5,8 @@
 Stages, on the English text of the demo corpus with a tokenizer trained on it (vocabulary
 of the config): tokenize (SentencePiece, 1 and 2 threads), pack into rows of the config's
 sequence length, and batch (language sampling + masking, built by grain in 1 and 2
-threads, as the train loop does). The end-to-end rate of a setting is 1 / (sum of
+threads, as the train loop does by default, and in 1 and 2 worker processes,
+config.data.workers). The end-to-end rate of a setting is 1 / (sum of
 1 / stage rate). The train step's consumption is measured in the same run
 (benchmarks/train_step.py's Runner). Prints a table.
 """
@@ -46,10 +47,13 @@ def measure(name: str, lines: int, steps: int = 64) -> list[tuple[str, float]]:
     stream = pipeline.MonoStream({"en": packed}, {"en": 1.0}, masker, {"en": 0})
     batch = c.phases[0].batch_size
     data = pipeline.PhaseData({"mono": stream}, batch, 0, 0, slice(0, batch))
-    for threads in (1, 2):
+    for label, kw in (("1 thread(s)", dict(threads=1)), ("2 thread(s)", dict(threads=2)),
+                      ("1 worker process", dict(threads=1, workers=1)), ("2 worker processes", dict(threads=1, workers=2))):
+        batches = data.iterate(0, steps + 1, **kw)
+        next(batches)  # worker processes start (about 2.5 s here) before the first batch: not counted
         t = time.perf_counter()
-        real = sum(int((b["mono"]["segment_ids"] > 0).sum()) for b in data.iterate(0, steps, threads=threads))
-        out.append((f"sample + mask batches (grain), {threads} thread(s)", rate(real, time.perf_counter() - t)))
+        real = sum(int((b["mono"]["segment_ids"] > 0).sum()) for b in batches)
+        out.append((f"sample + mask batches (grain), {label}", rate(real, time.perf_counter() - t)))
     stages = dict(out)
     for threads in (1, 2):
         parts = [stages[f"tokenize, {threads} thread(s)"], stages["pack"],

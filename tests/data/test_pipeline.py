@@ -221,11 +221,12 @@ def test_rows_are_packed_rows_of_their_language_read_once_per_epoch():
         assert len(c) > 3 and c.min() > 0 and c.max() - c.min() <= 1, (lang, c)
 
 
-def test_iterate_yields_the_batches_of_batch():
+@pytest.mark.parametrize("workers", [0, 2])
+def test_iterate_yields_the_batches_of_batch(workers):
     pd = _phase()
-    got = list(pd.iterate(3, 6, prefetch=2))
-    assert len(got) == 3
-    for step, b in zip(range(3, 6), got):
+    got = list(pd.iterate(3, 8, prefetch=2, workers=workers))
+    assert len(got) == 5
+    for step, b in zip(range(3, 8), got):
         assert _equal(b["mono"], pd.batch(step)["mono"])
 
 

@@ -23,6 +23,7 @@ from typing import Iterator
 
 import grain
 import numpy as np
+from absl import flags
 
 from xlmeta_jax.data import masking, mixture
 from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
@@ -294,10 +295,18 @@ class PhaseData:
             out[name] = stream.batch((self.seed, self.phase_index, i, step), self.batch_size, self.rows)
         return out
 
-    def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2) -> Iterator[dict]:
-        """Batches for steps [start, stop), built ahead in `threads` background threads by grain."""
+    def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2, workers: int = 0) -> Iterator[dict]:
+        """Batches for steps [start, stop), built ahead by grain: in `threads` background threads,
+        or, with `workers` > 0, in that many worker processes (each builds every workers-th
+        batch, grain keeps the order), for when threads of the trainer process, which share
+        its GIL, cannot keep up with the accelerators."""
         ds = grain.MapDataset.range(start, stop).map(self.batch)
-        return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)))
+        ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
+        if workers:
+            if not flags.FLAGS.is_parsed():  # grain's workers read an absl flag; library callers never parse any
+                flags.FLAGS.mark_as_parsed()
+            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
+        return iter(ds)
 
 
 def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int,
