@@ -53,7 +53,8 @@ def base_config() -> config_dict.ConfigDict:
         exclude=(),  # evaluation files: training lines equal to one of their lines are dropped (data/decontaminate.py)
         # Where the streams read, {lang} and {split} (train, valid) filled in (data/sources.py):
         # mono 'text:<glob>' (plain or .gz, a document per line) or 'tfds:<name>[:<version>]';
-        # parallel 'tsv:<glob>' (english<TAB>foreign); '' = the corpus folder (corpus_dir).
+        # parallel 'tsv:<glob>' (english<TAB>foreign) or 'tfds:<name>' (features 'en', '<lang>');
+        # '' = the corpus folder (corpus_dir).
         mono="", parallel="",
         # For tfds: sources: the prepared datasets' folder, the splits read as train and valid, the feature.
         tfds=dict(data_dir="", train_split="train[1000:]", valid_split="train[:1000]", text_key="text"),
@@ -219,7 +220,7 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     names = [p.name for p in config.phases]
     if len(set(names)) != len(names):
         _fail("phases", f"phase names must be unique, got {names}")
-    for key, schemes in (("mono", ("text", "tfds")), ("parallel", ("tsv",))):
+    for key, schemes in (("mono", ("text", "tfds")), ("parallel", ("tsv", "tfds"))):
         spec = config.data[key]
         if spec and spec.partition(":")[0] not in schemes:
             _fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "

@@ -6,7 +6,8 @@ with `{lang}` and `{split}` filled in per language and split ('train', 'valid'):
 - `text:<glob>`: plain or gzipped UTF-8 files, one document per line; the files a pattern
   matches are read in sorted order (shards);
 - `tsv:<glob>`: the same for `english<TAB>foreign` pairs;
-- `tfds:<name>[:<version>]`: a prepared TFDS dataset with a text feature (config.data.tfds);
+- `tfds:<name>[:<version>]`: a prepared TFDS dataset with a text feature (config.data.tfds),
+  or for pairs, a translation dataset with features 'en' and '<lang>';
 - '' (the default): the corpus folder (config.data.corpus_dir, or the demo corpus from
   `corpora.py`), i.e. `text:<dir>/mono/{lang}.{split}.txt` and
   `tsv:<dir>/parallel/en-{lang}.{split}.tsv`.
@@ -115,9 +116,25 @@ def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int
 
     Reads through `tfds.data_source` (array_record, random access, no TensorFlow needed).
     """
+    return [doc for doc, in tfds_records(name, split, (text_key,), data_dir=data_dir, limit=limit,
+                                         min_chars=min_chars, key="data.mono")]
+
+
+def read_tfds_pairs(name: str, split: str, lang: str, *, data_dir: str, limit: int | None,
+                    min_chars: int = 1) -> list[tuple[str, str]]:
+    """English-`lang` pairs of a prepared translation dataset whose features are named by
+    language ('en' and `lang`, as TFDS's translation datasets and our xlmeta_pairs have)."""
+    return tfds_records(name, split, ("en", lang), data_dir=data_dir, limit=limit, min_chars=min_chars,
+                        key="data.parallel")
+
+
+def tfds_records(name: str, split: str, features: tuple[str, ...], *, data_dir: str, limit: int | None,
+                 min_chars: int, key: str) -> list[tuple[str, ...]]:
+    """The text `features` of the first `limit` records, newlines folded; a record with one
+    shorter than `min_chars` is skipped."""
     import tensorflow_datasets as tfds  # heavy; only runs that read TFDS pay for it
 
-    where = f"TFDS dataset {name!r} split {split!r} (config.data.mono, config.data.tfds)"
+    where = f"TFDS dataset {name!r} split {split!r} (config.{key}, config.data.tfds)"
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir or None)
     except Exception as e:  # noqa: BLE001 (tfds raises many kinds for 'not there')
@@ -125,17 +142,21 @@ def read_tfds(name: str, split: str, *, data_dir: str, text_key: str, limit: int
                         f"prepare it in array_record format under config.data.tfds.data_dir "
                         f"(e.g. `tfds build {name.split('/')[0]} --file_format=array_record`)") from None
     n = len(source) if not limit else min(limit, len(source))
-    docs = []
+    out = []
     for i in range(n):
-        text = source[i][text_key]
-        text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
-        text = " ".join(text.split())
-        if len(text) >= min_chars:
-            docs.append(text)
-    if not docs:
-        raise DataError(f"{where}: no document with at least config.data.min_chars={min_chars} characters "
-                        f"in field {text_key!r}")
-    return docs
+        record = source[i]
+        if missing := [f for f in features if f not in record]:
+            raise DataError(f"{where}: records have no feature {missing[0]!r} (they have {sorted(record)}); "
+                            + ("set config.data.tfds.text_key or use a dataset with that feature" if key == "data.mono"
+                               else "pairs need features 'en' and '<lang>'"))
+        texts = tuple(" ".join((t.decode("utf-8", errors="replace") if isinstance(t, bytes) else str(t)).split())
+                      for t in (record[f] for f in features))
+        if min(map(len, texts)) >= min_chars:
+            out.append(texts)
+    if not out:
+        raise DataError(f"{where}: no record with at least config.data.min_chars={min_chars} characters "
+                        f"in {' and '.join(map(repr, features))}")
+    return out
 
 
 def tfds_languages(name: str, data_dir: str | Path) -> list[str]:
@@ -247,5 +268,10 @@ class Source:
                              data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=min_chars)
         return read_lines(self.files(lang, split), min_chars, limit, name=self.pattern(lang, split))
 
-    def read_pairs(self, lang: str, split: str, *, min_chars: int, limit: int | None) -> list[tuple[str, str]]:
+    def read_pairs(self, lang: str, split: str, *, min_chars: int, limit: int | None,
+                   tfds_cfg=None) -> list[tuple[str, str]]:
+        if self.scheme == "tfds":
+            t = tfds_cfg
+            return read_tfds_pairs(self.pattern(lang, split), t.train_split if split == "train" else t.valid_split,
+                                   lang, data_dir=t.data_dir, limit=limit, min_chars=min_chars)
         return read_pairs(self.files(lang, split), min_chars, name=self.pattern(lang, split))[:limit]

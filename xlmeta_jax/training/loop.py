@@ -62,7 +62,7 @@ def data_sources(config, corpus_dir: Path | None) -> dict[str, sources.Source]:
     d = config.data
     return {"mono": sources.Source.parse(d.mono, "data.mono", ("text", "tfds")) if d.mono
             else sources.Source.folder(corpus_dir, "mono"),
-            "parallel": sources.Source.parse(d.parallel, "data.parallel", ("tsv",)) if d.parallel
+            "parallel": sources.Source.parse(d.parallel, "data.parallel", ("tsv", "tfds")) if d.parallel
             else sources.Source.folder(corpus_dir, "parallel")}
 
 
@@ -114,7 +114,8 @@ def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list
     text = lambda lang, split, limit: srcs["mono"].read_text(  # noqa: E731
         lang, split, min_chars=m, limit=limit, tfds_cfg=config.data.tfds)
     texts = Texts({l: text(l, "train", cap) for l in mono}, {l: text(l, "valid", None) for l in mono},
-                  {l: srcs["parallel"].read_pairs(l, "train", min_chars=m, limit=cap) for l in parallel})
+                  {l: srcs["parallel"].read_pairs(l, "train", min_chars=m, limit=cap, tfds_cfg=config.data.tfds)
+                   for l in parallel})
     return decontaminated(texts, decontaminate.load_exclusions(config.data.exclude))
 
 
