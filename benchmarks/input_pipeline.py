@@ -7,8 +7,10 @@ of the config): tokenize (SentencePiece, 1 and 2 threads), pack into rows of the
 sequence length, and batch (language sampling + masking, built by grain in 1 and 2
 threads, as the train loop does by default, and in 1 and 2 worker processes,
 config.data.workers). The end-to-end rate of a setting is 1 / (sum of
-1 / stage rate). The train step's consumption is measured in the same run
-(benchmarks/train_step.py's Runner). Prints a table.
+1 / stage rate). The streaming reader (config.data.reader='stream') does all three per
+batch, in a background thread or 1 and 2 worker processes: its rows are end to end.
+The train step's consumption is measured in the same run (benchmarks/train_step.py's
+Runner). Prints a table.
 """
 import argparse
 import sys
@@ -21,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_step  # noqa: E402  (this folder; puts the project on sys.path)
 
-from xlmeta_jax.data import corpora, pipeline, sources, tokenizer  # noqa: E402
+from xlmeta_jax.data import corpora, pipeline, sources, streaming, tokenizer  # noqa: E402
 
 
 def rate(tokens: int, seconds: float) -> float:
@@ -55,6 +57,16 @@ def measure(name: str, lines: int, steps: int = 64) -> list[tuple[str, float]]:
         real = sum(int((b["mono"]["segment_ids"] > 0).sum()) for b in batches)
         out.append((f"sample + mask batches (grain), {label}", rate(real, time.perf_counter() - t)))
     stages = dict(out)
+    streamed = streaming.StreamedMono.build({"en": text}, 1.0, masker, {"en": 0},
+                                            streaming.Chunker(tok, c.data.seq_len))
+    data = pipeline.PhaseData({"mono": streamed}, batch, 0, 0, slice(0, batch))
+    for label, workers in (("a background thread", 0), ("1 worker process", 1), ("2 worker processes", 2)):
+        batches = data.iterate(0, steps + 1, workers=workers)
+        next(batches)
+        t = time.perf_counter()
+        real = sum(int((b["mono"]["segment_ids"] > 0).sum()) for b in batches)
+        out.append((f"streaming reader (tokenize + pack + mask per batch), {label}",
+                    rate(real, time.perf_counter() - t)))
     for threads in (1, 2):
         parts = [stages[f"tokenize, {threads} thread(s)"], stages["pack"],
                  stages[f"sample + mask batches (grain), {threads} thread(s)"]]

@@ -49,6 +49,9 @@ def base_config() -> config_dict.ConfigDict:
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
         min_chars=1,  # shorter lines are skipped
         max_align=16,  # dictionary word pairs kept per translation pair (token-level contrast)
+        # 'memory': every document tokenized and packed before step 0, batches a function of the step;
+        # 'stream': each host streams its share of the monolingual documents (data/streaming.py)
+        reader="memory",
         workers=0,  # 0: batches built in 2 threads of the trainer process; n: in n grain worker processes
         exclude=(),  # evaluation files: training lines equal to one of their lines are dropped (data/decontaminate.py)
         # Where the streams read, {lang} and {split} (train, valid) filled in (data/sources.py):
@@ -225,6 +228,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if spec and spec.partition(":")[0] not in schemes:
             _fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
                                  f"(or '' for the corpus folder config.data.corpus_dir)")
+    if config.data.reader not in ("memory", "stream"):
+        _fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'stream'")
     if config.data.workers < 0:
         _fail("data.workers", f"{config.data.workers}; use 0 (threads of the trainer process) or a number of processes")
     m = config.model

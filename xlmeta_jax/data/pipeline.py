@@ -12,16 +12,17 @@ a language from p_i ∝ n_i^alpha, a packed row of that language (with
 replacement, like XLM's multinomial sampling), then fresh masking. Nothing else
 is state, so a restart at step s sees exactly the batches of an uninterrupted
 run, and each host can build just its own rows of the global batch.
-grain's MapDataset maps step -> batch and prefetches in threads.
+grain's MapDataset maps step -> batch and prefetches in threads (or worker processes).
+For corpora too large to tokenize up front, streaming.StreamedMono replaces MonoStream.
 """
 from __future__ import annotations
 
 import functools
 import threading
 from dataclasses import dataclass
-from typing import Iterator
 
 import grain
+import grain.experimental as ge
 import numpy as np
 from absl import flags
 
@@ -282,31 +283,81 @@ class ParallelStream:
 
 @dataclass(frozen=True)
 class PhaseData:
-    """All streams of one phase; `batch(step)` is deterministic in (seed, phase_index, step)."""
-    streams: dict[str, MonoStream | ParallelStream]
+    """All streams of one phase. A keyed stream (MonoStream, ParallelStream) builds the batch
+    of step s from the key (seed, phase_index, stream, s); a streamed one
+    (streaming.StreamedMono: `rows` + `masked`) continues a grain iterator whose position
+    is the data state a checkpoint saves."""
+    streams: dict
     batch_size: int
     seed: int
     phase_index: int
     rows: slice  # this host's share of the global batch
 
-    def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
-        out = {}
-        for i, (name, stream) in enumerate(sorted(self.streams.items())):
-            out[name] = stream.batch((self.seed, self.phase_index, i, step), self.batch_size, self.rows)
-        return out
+    def keyed(self) -> list[tuple[int, str]]:
+        return [(i, n) for i, (n, s) in enumerate(sorted(self.streams.items())) if not hasattr(s, "rows")]
 
-    def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2, workers: int = 0) -> Iterator[dict]:
+    def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
+        """The keyed streams' batches of `step`."""
+        return {name: self.streams[name].batch((self.seed, self.phase_index, i, step), self.batch_size, self.rows)
+                for i, name in self.keyed()}
+
+    def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2, workers: int = 0,
+                state: dict | None = None) -> "PhaseIterator":
         """Batches for steps [start, stop), built ahead by grain: in `threads` background threads,
         or, with `workers` > 0, in that many worker processes (each builds every workers-th
         batch, grain keeps the order), for when threads of the trainer process, which share
-        its GIL, cannot keep up with the accelerators."""
-        ds = grain.MapDataset.range(start, stop).map(self.batch)
-        ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
-        if workers:
-            if not flags.FLAGS.is_parsed():  # grain's workers read an absl flag; library callers never parse any
-                flags.FLAGS.mark_as_parsed()
-            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
-        return iter(ds)
+        its GIL, cannot keep up with the accelerators. `state`: a PhaseIterator's
+        `get_state()` at step `start` (a checkpoint's), which streamed streams need."""
+        return PhaseIterator(self, start, stop, prefetch, threads, workers, state)
+
+
+class PhaseIterator:
+    """A phase's batches in step order; `get_state()` is the data position a checkpoint
+    saves: the step, and grain's iterator state of each streamed stream."""
+
+    def __init__(self, data: PhaseData, start: int, stop: int, prefetch: int, threads: int, workers: int,
+                 state: dict | None):
+        if state is not None and state["step"] != start:
+            raise ValueError(f"data state of step {state['step']} given to resume at step {start}")
+        self.data, self.step, self.stop = data, start, stop
+        if workers and not flags.FLAGS.is_parsed():  # grain's workers read an absl flag; library callers parse none
+            flags.FLAGS.mark_as_parsed()
+
+        def ahead(ds: grain.IterDataset, thread: bool) -> grain.IterDataset:
+            if workers:
+                return ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
+            return ge.ThreadPrefetchIterDataset(ds, prefetch_buffer_size=prefetch) if thread else ds
+
+        keyed = grain.MapDataset.range(start, stop).map(data.batch)
+        self._keyed = iter(ahead(keyed.to_iter_dataset(grain.ReadOptions(num_threads=threads,
+                                                                          prefetch_buffer_size=prefetch)), False))
+        share = range(data.batch_size)[data.rows]
+        self._host = share.start  # names the host in seeds: hosts read different documents
+        self._streamed = {}
+        for i, (name, stream) in enumerate(sorted(data.streams.items())):
+            if hasattr(stream, "rows"):
+                it = iter(ahead(stream.rows((data.seed, data.phase_index, i, self._host), len(share)), True))
+                if start:
+                    if state is None:
+                        raise ValueError(f"stream {name!r} is streamed: resuming at step {start} needs the data "
+                                         f"state saved with the checkpoint")
+                    it.set_state(state["streams"][name])
+                self._streamed[name] = (i, stream, it)
+
+    def __iter__(self) -> "PhaseIterator":
+        return self
+
+    def __next__(self) -> dict[str, dict[str, np.ndarray]]:
+        if self.step >= self.stop:
+            raise StopIteration
+        out = next(self._keyed)
+        for name, (i, stream, it) in self._streamed.items():
+            out[name] = stream.masked(next(it), (self.data.seed, self.data.phase_index, i, self.step, self._host))
+        self.step += 1
+        return out
+
+    def get_state(self) -> dict:
+        return {"step": self.step, "streams": {name: it.get_state() for name, (_, _, it) in self._streamed.items()}}
 
 
 def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int,

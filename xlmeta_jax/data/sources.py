@@ -25,7 +25,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from xlmeta_jax.config import UserError
 
@@ -132,31 +132,65 @@ def tfds_records(name: str, split: str, features: tuple[str, ...], *, data_dir: 
                  min_chars: int, key: str) -> list[tuple[str, ...]]:
     """The text `features` of the first `limit` records, newlines folded; a record with one
     shorter than `min_chars` is skipped."""
-    import tensorflow_datasets as tfds  # heavy; only runs that read TFDS pay for it
-
-    where = f"TFDS dataset {name!r} split {split!r} (config.{key}, config.data.tfds)"
-    try:
-        source = tfds.data_source(name, split=split, data_dir=data_dir or None)
-    except Exception as e:  # noqa: BLE001 (tfds raises many kinds for 'not there')
-        raise DataError(f"{where}: cannot be opened ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                        f"prepare it in array_record format under config.data.tfds.data_dir "
-                        f"(e.g. `tfds build {name.split('/')[0]} --file_format=array_record`)") from None
+    source = open_tfds(name, split, data_dir, key)
     n = len(source) if not limit else min(limit, len(source))
     out = []
     for i in range(n):
         record = source[i]
         if missing := [f for f in features if f not in record]:
-            raise DataError(f"{where}: records have no feature {missing[0]!r} (they have {sorted(record)}); "
-                            + ("set config.data.tfds.text_key or use a dataset with that feature" if key == "data.mono"
-                               else "pairs need features 'en' and '<lang>'"))
-        texts = tuple(" ".join((t.decode("utf-8", errors="replace") if isinstance(t, bytes) else str(t)).split())
-                      for t in (record[f] for f in features))
+            raise DataError(f"{_where(name, split, key)}: records have no feature {missing[0]!r} (they have "
+                            f"{sorted(record)}); " + ("set config.data.tfds.text_key or use a dataset with that "
+                                                      "feature" if key == "data.mono" else
+                                                      "pairs need features 'en' and '<lang>'"))
+        texts = tuple(folded(record[f]) for f in features)
         if min(map(len, texts)) >= min_chars:
             out.append(texts)
     if not out:
-        raise DataError(f"{where}: no record with at least config.data.min_chars={min_chars} characters "
+        raise DataError(f"{_where(name, split, key)}: no record with at least config.data.min_chars={min_chars} characters "
                         f"in {' and '.join(map(repr, features))}")
     return out
+
+
+def _where(name: str, split: str, key: str) -> str:
+    return f"TFDS dataset {name!r} split {split!r} (config.{key}, config.data.tfds)"
+
+
+def open_tfds(name: str, split: str, data_dir: str, key: str):
+    """A prepared TFDS split as a random-access data source (array_record, no TensorFlow)."""
+    import tensorflow_datasets as tfds  # heavy; only runs that read TFDS pay for it
+
+    try:
+        return tfds.data_source(name, split=split, data_dir=data_dir or None)
+    except Exception as e:  # noqa: BLE001 (tfds raises many kinds for 'not there')
+        raise DataError(f"{_where(name, split, key)}: cannot be opened ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200]}); prepare it in array_record format under "
+                        f"config.data.tfds.data_dir (e.g. `tfds build {name.split('/')[0]} "
+                        f"--file_format=array_record`)") from None
+
+
+def folded(text) -> str:
+    """A record's text on one line (a document per line, as in text files)."""
+    return " ".join((text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)).split())
+
+
+@dataclass(frozen=True)
+class TfdsTexts:
+    """Documents start, start + step, ... of a TFDS data source (at most `limit`), read when
+    indexed: a host's share of a dataset, never loaded."""
+    source: object
+    text_key: str
+    start: int = 0
+    step: int = 1
+    limit: int | None = None
+
+    def __len__(self) -> int:
+        n = max(0, -(-(len(self.source) - self.start) // self.step))
+        return n if self.limit is None else min(n, self.limit)
+
+    def __getitem__(self, i: int) -> str:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return folded(self.source[self.start + i * self.step][self.text_key])
 
 
 def tfds_languages(name: str, data_dir: str | Path) -> list[str]:
@@ -267,6 +301,24 @@ class Source:
             return read_tfds(self.pattern(lang, split), t.train_split if split == "train" else t.valid_split,
                              data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=min_chars)
         return read_lines(self.files(lang, split), min_chars, limit, name=self.pattern(lang, split))
+
+    def documents(self, lang: str, split: str, *, process: int, count: int, limit: int | None = None,
+                  tfds_cfg=None) -> Sequence[str]:
+        """This host's share of a language's documents (document i goes to host i mod count),
+        first `limit`, in random access: a TFDS split is read when indexed; files are streamed
+        once, keeping only the share (so each host holds 1/count of the text)."""
+        if self.scheme == "tfds":
+            t = tfds_cfg
+            split_name = t.train_split if split == "train" else t.valid_split
+            docs = TfdsTexts(open_tfds(self.pattern(lang, split), split_name, t.data_dir, self.key), t.text_key,
+                             process, count, limit)
+        else:
+            lines = itertools.chain.from_iterable(iter_lines(p) for p in self.files(lang, split))
+            docs = list(itertools.islice(itertools.islice(lines, process, None, count), limit))
+        if not len(docs):
+            raise DataError(f"{self.pattern(lang, split)} (config.{self.key}): no document for host {process} of "
+                            f"{count}; add text or remove {lang!r} from the config")
+        return docs
 
     def read_pairs(self, lang: str, split: str, *, min_chars: int, limit: int | None,
                    tfds_cfg=None) -> list[tuple[str, str]]:

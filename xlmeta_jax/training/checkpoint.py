@@ -1,18 +1,22 @@
 """Orbax checkpoints of the train state plus what a restart needs to know.
 
-Saved beside the state (a JSON item): the phase position, the tokenizer hash
-and the resolved config. The data position needs no iterator state: batches
-are a pure function of (seed, phase, step), so the global step is enough.
+Saved beside the state: a JSON item (the phase position, the tokenizer hash and
+the resolved config) and the data position, one file per process through grain's
+orbax handler (`data/process_<i>-of-<n>.json`): the step in the phase, and the grain
+iterator state of streamed streams (data/streaming.py), whose batches are not a
+function of the step alone.
 Saves are asynchronous; orbax writes into a temporary folder and renames it
 when complete, so a crash mid-save never leaves a checkpoint restore would pick.
 The last `keep` checkpoints and every phase-end checkpoint are kept.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Callable
 
+import grain
 import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
@@ -21,6 +25,23 @@ from xlmeta_jax.data import tokenizer
 from xlmeta_jax.interop import hf
 
 log = logging.getLogger(__name__)
+
+
+class DataPosition:
+    """A data position snapshot in the shape grain's orbax handler saves (bytes from
+    `get_state`), so each process writes its own file."""
+
+    def __init__(self, state: bytes):
+        self.state = state
+
+    def get_state(self) -> bytes:
+        return self.state
+
+    def set_state(self, state: bytes) -> None:
+        self.state = state
+
+    def start_prefetch(self) -> None:
+        """Called by the handler after a restore; there is nothing to prefetch."""
 
 
 class Checkpointer:
@@ -36,7 +57,8 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def restore_latest(self, abstract_state, check_meta: Callable[[int, dict], None]):
-        """(state, meta, step) of the newest checkpoint that reads back, or None if there is none.
+        """(state, meta, step, data position) of the newest checkpoint that reads back, or None
+        if there is none.
 
         `check_meta` raises on a user mistake (another model or tokenizer), which must stop
         the run; an unreadable (truncated, corrupted) checkpoint is moved aside to
@@ -51,10 +73,11 @@ class Checkpointer:
             check_meta(step, meta)
             try:
                 state, _ = self.restore(step, abstract_state)
+                data = self.data_position(step)
             except Exception as e:  # noqa: BLE001
                 self._set_aside(step, e)
                 continue
-            return state, meta, step
+            return state, meta, step, data
         return None
 
     def _set_aside(self, step: int, error: Exception) -> None:
@@ -65,9 +88,21 @@ class Checkpointer:
             path.rename(path.with_name(f"{step}.unreadable"))
         self.manager.reload()
 
-    def save(self, step: int, state, meta: dict) -> None:
+    def save(self, step: int, state, meta: dict, data: dict) -> None:
+        """`data`: this process's data position (JSON-able), taken now: the iterator moves on
+        while the state is written in the background."""
         self.manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
+            data=grain.checkpoint.CheckpointSave(DataPosition(json.dumps(data).encode()))), force=True)
+
+    def data_position(self, step: int) -> dict | None:
+        """This process's data position saved with checkpoint `step` (None: saved before
+        checkpoints held one)."""
+        if not (self.directory / str(step) / "data").is_dir():
+            return None
+        item = self.manager.restore(step, args=ocp.args.Composite(
+            data=grain.checkpoint.CheckpointRestore(DataPosition(b""))))["data"]
+        return json.loads(item.get_state())
 
     def restore(self, step: int, abstract_state) -> tuple[object, dict]:
         """State placed with the shardings of `abstract_state` (a tree of ShapeDtypeStructs)."""

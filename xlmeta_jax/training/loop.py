@@ -15,13 +15,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import align, corpora, decontaminate, mixture, pipeline, sources, tokenizer
+from xlmeta_jax.data import align, corpora, decontaminate, mixture, pipeline, sources, streaming, tokenizer
 from xlmeta_jax.eval import retrieval
 from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.eval.encode import load as load_model
@@ -41,20 +42,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Texts:
-    """The raw text a run reads: monolingual documents and English-X pairs per language."""
-    mono_train: dict[str, list[str]]
+    """The raw text a run reads: monolingual documents and English-X pairs per language.
+    With config.data.reader='stream', mono_train holds this host's share of the documents in
+    random access (read when indexed), and `excluded` is applied as they stream."""
+    mono_train: dict[str, Sequence[str]]
     mono_valid: dict[str, list[str]]
     pairs: dict[str, list[tuple[str, str]]]
+    excluded: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """Tokenized, packed text of the languages the run uses, and the run's language ids."""
+    """Tokenized, packed text of the languages the run uses, and the run's language ids;
+    `docs`: the streamed documents instead of packed `train` (config.data.reader='stream')."""
     train: dict[str, pipeline.Packed]
     valid: dict[str, pipeline.Packed]
     pairs: dict[str, pipeline.Pairs]
     tok: tokenizer.Tokenizer
     ids: dict[str, int]
+    docs: dict[str, Sequence[str]]
+    excluded: frozenset
 
 
 def data_sources(config, corpus_dir: Path | None) -> dict[str, sources.Source]:
@@ -113,19 +120,25 @@ def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list
     srcs = data_sources(config, corpus_dir)
     text = lambda lang, split, limit: srcs["mono"].read_text(  # noqa: E731
         lang, split, min_chars=m, limit=limit, tfds_cfg=config.data.tfds)
-    texts = Texts({l: text(l, "train", cap) for l in mono}, {l: text(l, "valid", None) for l in mono},
+    if config.data.reader == "stream":
+        train = {l: srcs["mono"].documents(l, "train", process=jax.process_index(), count=jax.process_count(),
+                                           limit=cap, tfds_cfg=config.data.tfds) for l in mono}
+    else:
+        train = {l: text(l, "train", cap) for l in mono}
+    texts = Texts(train, {l: text(l, "valid", None) for l in mono},
                   {l: srcs["parallel"].read_pairs(l, "train", min_chars=m, limit=cap, tfds_cfg=config.data.tfds)
-                   for l in parallel})
-    return decontaminated(texts, decontaminate.load_exclusions(config.data.exclude))
+                   for l in parallel}, frozenset(decontaminate.load_exclusions(config.data.exclude)))
+    return decontaminated(texts, streamed=config.data.reader == "stream")
 
 
-def decontaminated(texts: Texts, excluded: set[str]) -> Texts:
+def decontaminated(texts: Texts, streamed: bool = False) -> Texts:
     """Training text without the excluded lines (a pair goes if either side is excluded);
-    the validation text stays as it is."""
+    the validation text stays as it is, and streamed documents are dropped as they stream."""
+    excluded = texts.excluded
     if not excluded:
         return texts
     mono, pairs = {}, {}
-    for lang, lines in texts.mono_train.items():
+    for lang, lines in ({} if streamed else texts.mono_train).items():
         mono[lang], dropped = decontaminate.drop_excluded(lines, excluded)
         if dropped:
             log.warning("data.exclude: dropped %d of %d %s training lines", dropped, len(lines), lang)
@@ -137,7 +150,7 @@ def decontaminated(texts: Texts, excluded: set[str]) -> Texts:
                        and decontaminate.normalize(x) not in excluded]
         if len(pairs[lang]) < len(ps):
             log.warning("data.exclude: dropped %d of %d en-%s training pairs", len(ps) - len(pairs[lang]), len(ps), lang)
-    return Texts(mono, texts.mono_valid, pairs)
+    return Texts(texts.mono_train if streamed else mono, texts.mono_valid, pairs, excluded)
 
 
 def ensure_writable(workdir: Path) -> None:
@@ -177,10 +190,11 @@ def prepare_corpus(config, workdir: Path, texts: Texts, source_tok: tokenizer.To
         return out
 
     languages = sorted(set(texts.mono_train) | set(texts.pairs) | ({"en"} if texts.pairs else set()))
-    return Corpus(packed(texts.mono_train), packed(texts.mono_valid),
+    streamed = config.data.reader == "stream"
+    return Corpus({} if streamed else packed(texts.mono_train), packed(texts.mono_valid),
                   {l: tokenized_pairs(source_tok or tok, tok, p, pair_dictionary(config, l, p))
                    for l, p in texts.pairs.items()},
-                  tok, {l: i for i, l in enumerate(languages)})
+                  tok, {l: i for i, l in enumerate(languages)}, texts.mono_train if streamed else {}, texts.excluded)
 
 
 def pair_dictionary(config, lang: str, pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -250,7 +264,11 @@ def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str
     streams = {}
     for name, langs in languages.items():
         alpha = p.streams[name].alpha
-        if name == "mono":
+        if name == "mono" and corpus.docs:
+            chunker = streaming.Chunker(corpus.tok, config.data.seq_len, config.data.min_chars, corpus.excluded)
+            streams[name] = streaming.StreamedMono.build({l: corpus.docs[l] for l in langs}, alpha, masker,
+                                                         corpus.ids, chunker)
+        elif name == "mono":
             packed = {l: corpus.train[l] for l in langs}
             probs = mixture.sampling_probs({l: len(v) for l, v in packed.items()}, alpha)
             streams[name] = pipeline.MonoStream(packed, probs, masker, corpus.ids)
@@ -355,7 +373,7 @@ def train(config, workdir: str | Path) -> dict:
     ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
 
     with prog.context(), PreemptionHandler(config.checkpoint.preemption_sync_every) as preemption:
-        state, global_step = restore_or_create(ckpt, prog, config, corpus.tok.sha256, workdir)
+        state, global_step, position = restore_or_create(ckpt, prog, config, corpus.tok.sha256, workdir)
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins
             params, _ = hf.params_for_run(config.init.from_hf, model.cfg)
             state = state.replace(params=jax.device_put(params, state_sh.params))
@@ -395,7 +413,9 @@ def train(config, workdir: str | Path) -> dict:
             data = phase_data(config, corpus, index, langs_by_phase[index], rows)
             train_step, traces = prog.train_step(phase)
             history, pending, tokens, seen, tick = [], [], 0, set(), None
-            for batch in data.iterate(global_step - starts[index], int(phase.steps), workers=config.data.workers):
+            batches = data.iterate(global_step - starts[index], int(phase.steps), workers=config.data.workers,
+                                   state=position if position and position["phase_index"] == index else None)
+            for batch in batches:
                 state, metrics = train_step(state, sharding.put_batch(batch, mesh, rules, phase.batch_size))
                 global_step += 1
                 writer.advance()
@@ -424,7 +444,8 @@ def train(config, workdir: str | Path) -> dict:
                 if save:
                     ckpt.save(global_step, state, {
                         "phase_index": index, "phase": phase.name, "step_in_phase": global_step - starts[index],
-                        "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)})
+                        "tokenizer_sha256": corpus.tok.sha256, "config": config_lib.to_plain(config)},
+                        {"phase_index": index, **batches.get_state()})
                 maybe_export_hf(config, workdir, global_step, at_end, state.params, model.cfg)
                 maybe_kill(global_step, ckpt.wait)
                 if stop:
@@ -443,7 +464,8 @@ def train(config, workdir: str | Path) -> dict:
 
 
 def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokenizer_sha: str, workdir: Path):
-    """The newest readable checkpoint's state and step, or a fresh state at step 0."""
+    """The newest readable checkpoint's state, step and data position, or a fresh state at
+    step 0."""
     def check(step: int, meta: dict) -> None:
         if meta["tokenizer_sha256"] != tokenizer_sha:
             raise config_lib.ConfigError(
@@ -460,6 +482,6 @@ def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokeniz
 
     restored = ckpt.restore_latest(prog.abstract_state(), check)
     if restored is None:
-        return prog.create_fn()(jax.random.key(config.seed)), 0
-    state, _, step = restored
-    return state, step
+        return prog.create_fn()(jax.random.key(config.seed)), 0, None
+    state, _, step, data = restored
+    return state, step, data
