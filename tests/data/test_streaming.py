@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import sources, streaming
 from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, PhaseData
 from xlmeta_jax.data.tokenizer import BOS, EOS, PAD
@@ -109,5 +110,5 @@ def test_data_position_round_trips(workers):
         assert a.keys() == b.keys() == {"mono"}
         for k in a["mono"]:
             np.testing.assert_array_equal(a["mono"][k], b["mono"][k], err_msg=k)
-    with pytest.raises(ValueError, match="needs the data state saved with the checkpoint"):
+    with pytest.raises(ConfigError, match="config.data.reader: .* needs the data state saved with the checkpoint"):
         data.iterate(4, 9)

@@ -26,6 +26,7 @@ import grain.experimental as ge
 import numpy as np
 from absl import flags
 
+from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import masking, mixture
 from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
 
@@ -317,7 +318,7 @@ class PhaseIterator:
 
     def __init__(self, data: PhaseData, start: int, stop: int, prefetch: int, threads: int, workers: int,
                  state: dict | None):
-        if state is not None and state["step"] != start:
+        if state is not None and state["step"] != start:  # a bug, not a user mistake
             raise ValueError(f"data state of step {state['step']} given to resume at step {start}")
         self.data, self.step, self.stop = data, start, stop
         if workers and not flags.FLAGS.is_parsed():  # grain's workers read an absl flag; library callers parse none
@@ -338,10 +339,14 @@ class PhaseIterator:
             if hasattr(stream, "rows"):
                 it = iter(ahead(stream.rows((data.seed, data.phase_index, i, self._host), len(share)), True))
                 if start:
-                    if state is None:
-                        raise ValueError(f"stream {name!r} is streamed: resuming at step {start} needs the data "
-                                         f"state saved with the checkpoint")
-                    it.set_state(state["streams"][name])
+                    saved = (state or {}).get("streams", {}).get(name)
+                    if saved is None:
+                        raise ConfigError(f"config.data.reader: stream {name!r} is streamed, and resuming at step "
+                                          f"{start} of the phase needs the data state saved with the checkpoint, "
+                                          f"which this checkpoint lacks for this process (written by the 'memory' "
+                                          f"reader, or by another number of processes: each streams its own "
+                                          f"share); resume as it was written or start a new --workdir")
+                    it.set_state(saved)
                 self._streamed[name] = (i, stream, it)
 
     def __iter__(self) -> "PhaseIterator":

@@ -78,9 +78,9 @@ class StreamedMono:
         """Packed rows of one language, epoch after epoch, each epoch a fresh order."""
         seq_len = self.chunker.seq_len
         docs = grain.MapDataset.source(self.docs[lang]).shuffle(seed=_seed(seed)).repeat()
-        # one reading thread per language: the workers / prefetch below run the whole pipeline
-        chunks = ge.FlatMapIterDataset(docs.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=2)),
-                                       self.chunker)
+        # read in the thread that runs the pipeline (a background thread or a worker process):
+        # a thread pool per language would be idle threads by the hundred
+        chunks = ge.FlatMapIterDataset(docs.to_iter_dataset(grain.ReadOptions(num_threads=0)), self.chunker)
         rows = ge.FirstFitPackIterDataset(chunks, length_struct={"tokens": seq_len}, num_packing_bins=1,
                                           shuffle_bins=False, padding_struct={"tokens": PAD})
         return rows.map(functools.partial(_row, lang_id=self.ids[lang]))

@@ -29,19 +29,13 @@ log = logging.getLogger(__name__)
 
 class DataPosition:
     """A data position snapshot in the shape grain's orbax handler saves (bytes from
-    `get_state`), so each process writes its own file."""
+    `get_state`), one file per process."""
 
     def __init__(self, state: bytes):
         self.state = state
 
     def get_state(self) -> bytes:
         return self.state
-
-    def set_state(self, state: bytes) -> None:
-        self.state = state
-
-    def start_prefetch(self) -> None:
-        """Called by the handler after a restore; there is nothing to prefetch."""
 
 
 class Checkpointer:
@@ -96,13 +90,11 @@ class Checkpointer:
             data=grain.checkpoint.CheckpointSave(DataPosition(json.dumps(data).encode()))), force=True)
 
     def data_position(self, step: int) -> dict | None:
-        """This process's data position saved with checkpoint `step` (None: saved before
-        checkpoints held one)."""
-        if not (self.directory / str(step) / "data").is_dir():
-            return None
-        item = self.manager.restore(step, args=ocp.args.Composite(
-            data=grain.checkpoint.CheckpointRestore(DataPosition(b""))))["data"]
-        return json.loads(item.get_state())
+        """This process's data position saved with checkpoint `step`; None when it has none
+        for this process: saved before checkpoints held one, or by another number of
+        processes (the in-memory reader needs only the step; the streaming reader refuses)."""
+        path = self.directory / str(step) / "data" / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def restore(self, step: int, abstract_state) -> tuple[object, dict]:
         """State placed with the shardings of `abstract_state` (a tree of ShapeDtypeStructs)."""
