@@ -85,3 +85,30 @@ def test_masked_only_logits_equal_full_vocabulary_logits_at_the_slots(reference)
     (l1, g1), (l2, g2) = jax.value_and_grad(masked)(params), jax.value_and_grad(full)(params)
     np.testing.assert_allclose(l1, l2, rtol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g1, g2)
+
+
+def test_bias_gradient_by_matmul_is_the_column_sum():
+    """bias_add's own gradient (ones @ dy) against the float64 sum over the leading axes, for
+    a multi-axis bias (the attention projections' [heads, head_dim]) and a bfloat16 input."""
+    from xlmeta_jax.model.encoder import bias_add
+
+    rng = np.random.default_rng(0)
+    x, bias, dy = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(4, 5)), rng.normal(size=(2, 3, 4, 5))
+    out, vjp = jax.vjp(bias_add, jnp.asarray(x, jnp.float32), jnp.asarray(bias, jnp.float32))
+    np.testing.assert_allclose(out, x + bias, rtol=1e-6)
+    dx, db = vjp(jnp.asarray(dy, jnp.float32))
+    np.testing.assert_allclose(dx, dy, rtol=1e-6)
+    np.testing.assert_allclose(db, dy.sum(axis=(0, 1)), rtol=1e-5, atol=1e-6)
+    out, vjp = jax.vjp(bias_add, jnp.asarray(x, jnp.bfloat16), jnp.asarray(bias, jnp.float32))
+    dx, db = vjp(out)
+    assert (dx.dtype, db.dtype) == (jnp.bfloat16, jnp.float32)
+
+
+def test_bias_gradient_by_matmul_equals_autodiff(reference, monkeypatch):
+    from xlmeta_jax.model import encoder
+
+    params, (loss, grads) = reference
+    monkeypatch.setattr(encoder, "bias_add", lambda x, b: x + b)
+    loss2, grads2 = loss_and_grads(CFG, params)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), grads2, grads)

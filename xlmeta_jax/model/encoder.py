@@ -12,6 +12,8 @@ FLOPs and memory.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import flax.linen as nn
@@ -52,6 +54,31 @@ class ModelConfig:
     @classmethod
     def from_config(cls, model_cfg, vocab_size: int) -> "ModelConfig":
         return cls(vocab_size=vocab_size, **model_cfg.to_dict())
+
+
+@jax.custom_vjp
+def bias_add(x: Array, bias: Array) -> Array:
+    """x + bias over x's trailing axes, whose bias gradient is a matmul (ones @ dy) rather
+    than autodiff's column sum: XLA on CPU reduces over the leading axis of the decoder's
+    [slots, vocab] gradient several times slower than it multiplies. (For the layers'
+    biases, [tokens, 256..1024], the column sum is the faster: benchmarks/README.md.)"""
+    return x + bias
+
+
+def _bias_add_fwd(x: Array, bias: Array):
+    # empty arrays: they carry the shapes and dtypes the gradients need, no data
+    return x + bias, (jnp.zeros((0,), x.dtype), jnp.zeros((0,) + bias.shape, bias.dtype))
+
+
+def _bias_add_bwd(like: tuple[Array, Array], dy: Array):
+    x_like, bias_like = like
+    shape = bias_like.shape[1:]
+    rows = dy.reshape(-1, math.prod(shape))
+    d_bias = jnp.ones((1, rows.shape[0]), rows.dtype) @ rows
+    return dy.astype(x_like.dtype), d_bias.reshape(shape).astype(bias_like.dtype)
+
+
+bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
 
 
 class Dense(nn.Module):
@@ -368,12 +395,12 @@ class Encoder(nn.Module):
         separate_embeddings: the table of each slot's language, `langs` [...])."""
         h = self.lm_norm(gelu(self.lm_dense(hidden)))
         if not self.cfg.separate_embeddings:
-            return self.word_embeddings.attend(h) + self.lm_bias
+            return bias_add(self.word_embeddings.attend(h), self.lm_bias)
         tables = self.language_word_embeddings.astype(self.cfg.dtype)
         every = jnp.einsum("...e,lve->...lv", h, tables)  # each language's decoder, then pick
         langs = jnp.zeros(h.shape[:-1], jnp.int32) if langs is None else langs
-        return jnp.einsum("...lv,...l->...v", every, jax.nn.one_hot(langs, tables.shape[0], dtype=every.dtype)) \
-            + self.lm_bias
+        return bias_add(jnp.einsum("...lv,...l->...v", every, jax.nn.one_hot(langs, tables.shape[0], dtype=every.dtype)),
+                        self.lm_bias)
 
     def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *, langs: Array | None = None,
                  mlm_positions: Array | None = None, deterministic: bool = True) -> dict[str, Array]:
