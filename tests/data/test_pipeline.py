@@ -224,6 +224,7 @@ def test_rows_are_packed_rows_of_their_language_read_once_per_epoch():
 @pytest.mark.parametrize("workers", [0, 2])
 def test_iterate_yields_the_batches_of_batch(workers):
     pd = _phase()
+    pd.batch(2)  # filled caches (and a lock) must not stop the stream from reaching worker processes
     got = list(pd.iterate(3, 8, prefetch=2, workers=workers))
     assert len(got) == 5
     for step, b in zip(range(3, 8), got):

@@ -122,6 +122,12 @@ class EpochOrder:
         self._perms: dict[tuple, np.ndarray] = {}
         self._lock = threading.Lock()  # grain builds batches in several threads
 
+    def __getstate__(self) -> dict:  # for grain's worker processes: caches and the lock stay behind
+        return {"sizes": self.sizes, "probs": self.probs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["sizes"], list(state["probs"].values()))
+
     def languages(self, key: tuple, batch_size: int) -> np.ndarray:
         return mixture.sample_languages(np.random.default_rng(key), self.probs, batch_size)
 
