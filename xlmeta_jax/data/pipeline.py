@@ -311,9 +311,9 @@ class PhaseData:
     def iterate(self, start: int, stop: int, prefetch: int = 4, threads: int = 2, workers: int = 0,
                 state: dict | None = None) -> "PhaseIterator":
         """Batches for steps [start, stop), built ahead by grain: in `threads` background threads,
-        or, with `workers` > 0, in that many worker processes (each builds every workers-th
-        batch, grain keeps the order), for when threads of the trainer process, which share
-        its GIL, cannot keep up with the accelerators. `state`: a PhaseIterator's
+        or, with `workers` > 0, in that many worker processes (grain gives each a slice of the
+        work and keeps the order), for when threads of the trainer process, which share its
+        GIL, cannot keep up with the accelerators. `state`: a PhaseIterator's
         `get_state()` at step `start` (a checkpoint's), which streamed streams need."""
         return PhaseIterator(self, start, stop, prefetch, threads, workers, state)
 
