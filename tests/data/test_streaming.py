@@ -87,7 +87,7 @@ def test_two_hosts_read_disjoint_halves_and_together_everything(tmp_path):
 def test_languages_mix_in_the_shares_of_their_estimated_tokens():
     docs = {"en": documents("en", 90), "sw": documents("sw", 10)}
     s = stream(docs, alpha=0.5)
-    tokens = {l: sum(len(t) + 2 for t in TOK.encode(d)) for l, d in docs.items()}
+    tokens = {l: sum(len(t) + 2 * -(-len(t) // (SEQ - 2)) for t in TOK.encode(d)) for l, d in docs.items()}
     p_en = tokens["en"] ** 0.5 / (tokens["en"] ** 0.5 + tokens["sw"] ** 0.5)
     assert s.probs["en"] == pytest.approx(p_en, rel=0.05)  # estimated from 64 of the 90 documents
     it = iter(s.rows((0, 0, 0, 0), 10))
@@ -112,3 +112,9 @@ def test_data_position_round_trips(workers):
             np.testing.assert_array_equal(a["mono"][k], b["mono"][k], err_msg=k)
     with pytest.raises(ConfigError, match="config.data.reader: .* needs the data state saved with the checkpoint"):
         data.iterate(4, 9)
+
+
+def test_a_language_without_usable_documents_is_refused_not_searched_forever():
+    with pytest.raises(sources.DataError, match=r"sw: none of 3 documents .* config.data.min_chars=100"):
+        streaming.StreamedMono.build({"sw": ["short", "also short", "tiny"]}, 1.0, MASKING, {"sw": 0},
+                                     streaming.Chunker(TOK, SEQ, min_chars=100))

@@ -27,6 +27,7 @@ import grain.experimental as ge
 import numpy as np
 
 from xlmeta_jax.data import mixture
+from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.data.decontaminate import normalize
 from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed
 from xlmeta_jax.data.tokenizer import BOS, EOS, PAD, Tokenizer
@@ -51,12 +52,16 @@ class Chunker(ge.FlatMapTransform):
                 for i in range(0, len(ids), body)]
 
 
-def estimated_tokens(docs: Sequence[str], tok: Tokenizer, sample: int = 64) -> float:
-    """Documents x mean pieces per document of up to `sample` evenly spaced ones: the size
-    that sets a language's share without tokenizing it."""
+def estimated_tokens(docs: Sequence[str], chunker: Chunker, lang: str, sample: int = 64) -> float:
+    """Documents x mean tokens per document (after min_chars and exclusion) of up to `sample`
+    evenly spaced ones: the size that sets a language's share without tokenizing it."""
     idx = np.unique(np.linspace(0, len(docs) - 1, min(sample, len(docs))).astype(int))
-    pieces = tok.encode([docs[int(i)] for i in idx], threads=1)
-    return len(docs) * max(float(np.mean([len(p) + 2 for p in pieces])), 1.0)
+    tokens = [sum(len(c["tokens"]) for c in chunker.flat_map(docs[int(i)])) for i in idx]
+    if not any(tokens):  # the stream would search its documents forever
+        raise DataError(f"{lang}: none of {len(idx)} documents sampled across the language's text has "
+                        f"config.data.min_chars={chunker.min_chars} characters outside config.data.exclude; "
+                        f"lower min_chars, fix the exclusion files, or remove the language")
+    return len(docs) * float(np.mean(tokens))
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class StreamedMono:
     @classmethod
     def build(cls, docs: dict[str, Sequence[str]], alpha: float, masking: Masking, ids: dict[str, int],
               chunker: Chunker) -> "StreamedMono":
-        sizes = {lang: estimated_tokens(d, chunker.tok) for lang, d in docs.items()}
+        sizes = {lang: estimated_tokens(d, chunker, lang) for lang, d in docs.items()}
         return cls(docs, mixture.sampling_probs(sizes, alpha), masking, ids, chunker)
 
     def language_rows(self, lang: str, seed: tuple[int, ...]) -> grain.IterDataset:
