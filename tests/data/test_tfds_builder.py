@@ -1,6 +1,6 @@
 """Our TFDS builders: a corpus folder prepared as xlmeta_text/<lang> and xlmeta_pairs/<lang>
-reads back line for line, and a run from `tfds:` sources gets exactly the texts and batches
-of the same run from `text:` and `tsv:` sources."""
+reads back line for line, a run from `tfds:` sources gets exactly the texts and batches of
+the same run from `text:` and `tsv:` sources, and the tokenizer recipe samples them."""
 import pytest
 
 pytest.importorskip("tensorflow_datasets")
@@ -57,3 +57,17 @@ def test_all_languages_of_a_tfds_run_are_the_prepared_ones(prepared):
     assert sources.tfds_languages("xlmeta_pairs/{lang}", prepared) == ["de"]
     with pytest.raises(sources.DataError, match="no prepared 'wikipedia/x.{lang}' dataset"):
         sources.tfds_languages("wikipedia/x.{lang}", prepared)
+
+
+def test_tokenizer_recipe_samples_a_tfds_source(prepared, tmp_path):
+    from xlmeta_jax.data import recipe
+
+    c = smoke_config("/nonexistent")
+    c.data.mono = "tfds:xlmeta_text/{lang}"
+    c.data.tfds.update(data_dir=str(prepared), train_split="train", valid_split="valid")
+    c.tokenizer.update(vocab_size=200, character_coverage=1.0)
+    table = recipe.for_config(c, tmp_path / "tok", valid_lines=20)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ") and
+            not line.startswith("| language")}
+    assert set(rows) == {"de", "en"}  # 'all': the prepared datasets
+    assert all("| 20 |" in row for row in rows.values())  # 20 valid records each for fertility

@@ -43,6 +43,15 @@ def test_excluded_lines_are_not_counted_or_sampled(tmp_path):
     assert list(text.lines()) == ["Keep one.", "Keep two."]
 
 
+def test_records_are_drawn_by_index_and_unusable_ones_skipped():
+    docs = [f"doc {i}" for i in range(50)] + ["EVAL line", "x"]
+    records = recipe.Records(docs, "tfds:test/en", min_chars=2, excluded=frozenset({"eval line"}))
+    assert records.count() == (52, 0)
+    assert list(records.drawn(np.array([0, 3, 3, 50, 51]), lambda lang, n: None, "en")) == ["doc 0", "doc 3", "doc 3"]
+    sample = list(recipe.streamed_sample({"en": records}, {"en": 52}, alpha=1.0, total=20, seed=0))
+    assert 0 < len(sample) <= 20 and set(sample) <= set(docs[:50])
+
+
 class FakeTok:
     """encode() gives each word one piece, and <unk> for words with a digit."""
     def encode(self, lines):

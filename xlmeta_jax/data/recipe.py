@@ -1,18 +1,18 @@
 """XLM-R's tokenizer recipe at any corpus size: a SentencePiece unigram model trained on an
 alpha-sampled stream of the languages, never holding the corpus in memory.
 
-Two passes over each language's text: the first counts the usable lines (after
-decontamination), which fixes each language's quota p_i ∝ n_i^alpha of the sample; the
-second streams the text again and yields the lines drawn for the sample (sorted indices,
-so a line drawn twice appears twice). Only the drawn indices and SentencePiece's own copy
-of the sample are in memory.
+Text files are read twice: the first pass counts the usable lines (after decontamination),
+which fixes each language's quota p_i ∝ n_i^alpha of the sample; the second streams the
+text again and yields the lines drawn for the sample (sorted indices, so a line drawn twice
+appears twice). A `tfds:` split is counted by its length and the drawn records are read
+directly. Only the drawn indices and SentencePiece's own copy of the sample are in memory.
 """
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -35,6 +35,10 @@ class TextFile:
     def lines(self) -> Iterator[str]:
         return (line for line in self._all() if not self.excluded or normalize(line) not in self.excluded)
 
+    @property
+    def where(self) -> str:
+        return str(self.path[0] if isinstance(self.path, tuple) and len(self.path) == 1 else self.path)
+
     def count(self) -> tuple[int, int]:
         """(usable lines, lines dropped as excluded)."""
         kept = dropped = 0
@@ -45,21 +49,10 @@ class TextFile:
                 kept += 1
         return kept, dropped
 
-
-def draw(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k sorted line indices out of n: without replacement when k <= n."""
-    return np.sort(rng.choice(n, size=k, replace=k > n))
-
-
-def streamed_sample(texts: dict[str, TextFile], counts: dict[str, int], alpha: float, total: int, seed: int,
-                    progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
-    """The sample's lines, language after language; `progress(lang, lines_read)` is called as
-    the text streams by."""
-    rng = np.random.default_rng(seed)
-    for lang, k in mixture.quotas(counts, alpha, total).items():
-        picks = draw(counts[lang], k, rng)
+    def drawn(self, picks: np.ndarray, progress: Callable[[str, int], None], lang: str) -> Iterator[str]:
+        """The usable lines at the sorted indices `picks` (repeats repeat), in one pass."""
         j = 0
-        for i, line in enumerate(texts[lang].lines()):
+        for i, line in enumerate(self.lines()):
             while j < len(picks) and picks[j] == i:
                 yield line
                 j += 1
@@ -67,17 +60,57 @@ def streamed_sample(texts: dict[str, TextFile], counts: dict[str, int], alpha: f
                 break
             if i % 10_000 == 0:
                 progress(lang, i)
+
+
+@dataclass(frozen=True)
+class Records:
+    """One language's documents in random access (a `tfds:` split): counted by their number,
+    the drawn ones read directly. A drawn record shorter than min_chars or excluded is skipped
+    and counted, so the sample is that much smaller (counting the usable records first would
+    read them all)."""
+    docs: Sequence[str]
+    where: str
+    min_chars: int = 1
+    excluded: frozenset = frozenset()
+
+    def count(self) -> tuple[int, int]:
+        return len(self.docs), 0
+
+    def lines(self) -> Iterator[str]:
+        return (d for d in self.docs if len(d) >= self.min_chars and not (self.excluded and normalize(d) in self.excluded))
+
+    def drawn(self, picks: np.ndarray, progress: Callable[[str, int], None], lang: str) -> Iterator[str]:
+        for n, i in enumerate(picks):
+            doc = self.docs[int(i)]
+            if len(doc) >= self.min_chars and not (self.excluded and normalize(doc) in self.excluded):
+                yield doc
+            if n % 10_000 == 0:
+                progress(lang, n)
+
+
+def draw(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k sorted line indices out of n: without replacement when k <= n."""
+    return np.sort(rng.choice(n, size=k, replace=k > n))
+
+
+def streamed_sample(texts: dict[str, TextFile | Records], counts: dict[str, int], alpha: float, total: int,
+                    seed: int, progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
+    """The sample's lines, language after language; `progress(lang, lines_read)` is called as
+    the text streams by."""
+    rng = np.random.default_rng(seed)
+    for lang, k in mixture.quotas(counts, alpha, total).items():
+        yield from texts[lang].drawn(draw(counts[lang], k, rng), progress, lang)
         progress(lang, counts[lang])
 
 
-def train(texts: dict[str, TextFile], directory: str | Path, *, vocab_size: int, alpha: float,
+def train(texts: dict[str, TextFile | Records], directory: str | Path, *, vocab_size: int, alpha: float,
           sample_lines: int, character_coverage: float, seed: int,
           progress: Callable[[str, int], None] = lambda lang, n: None) -> tuple[tokenizer.Tokenizer, dict]:
     """Counts, samples and trains; returns the tokenizer and per-language (lines, dropped, quota)."""
     counted = {lang: t.count() for lang, t in texts.items()}
     empty = [lang for lang, (n, _) in counted.items() if n == 0]
     if empty:
-        raise sources.DataError(f"languages {empty} have no usable line in {[str(texts[l].path) for l in empty]}; "
+        raise sources.DataError(f"languages {empty} have no usable line in {[texts[l].where for l in empty]}; "
                                 f"add text or remove them from the config")
     counts = {lang: n for lang, (n, _) in counted.items()}
     quota = mixture.quotas(counts, alpha, sample_lines)
@@ -94,7 +127,7 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
     from xlmeta_jax.data import corpora  # builds the demo corpus on first use
 
     if config.data.mono:
-        src = sources.Source.parse(config.data.mono, "data.mono (the tokenizer recipe streams text files)", ("text",))
+        src = sources.Source.parse(config.data.mono, "data.mono", ("text", "tfds"))
     else:
         src = sources.Source.folder(Path(config.data.corpus_dir) if config.data.corpus_dir
                                     else corpora.build_demo_corpus(config.data.cache_dir or None), "mono")
@@ -102,10 +135,15 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
     if "mono" not in config.phases[last].streams:
         raise sources.DataError(f"config.phases[{last}].streams: no 'mono' stream; the recipe samples the "
                                 f"last phase's monolingual languages")
-    langs = sources.resolve_languages(config.phases[last].streams.mono.languages, src.languages(""),
-                                      f"phases[{last}].streams.mono.languages")
+    langs = src.resolve(config.phases[last].streams.mono.languages, config.data.tfds.data_dir,
+                        f"phases[{last}].streams.mono.languages")
     excluded = frozenset(decontaminate.load_exclusions(exclude))
-    texts = {l: TextFile(tuple(src.files(l, "train")), config.data.min_chars, excluded) for l in langs}
+    m = config.data.min_chars
+    if src.scheme == "tfds":
+        texts = {l: Records(src.documents(l, "train", process=0, count=1, tfds_cfg=config.data.tfds),
+                            src.pattern(l, "train"), m, excluded) for l in langs}
+    else:
+        texts = {l: TextFile(tuple(src.files(l, "train")), m, excluded) for l in langs}
     t = config.tokenizer
     tok, facts = train(texts, out, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
                        character_coverage=t.character_coverage, seed=config.seed, progress=progress)
@@ -114,7 +152,7 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
             "| language | lines | excluded | in sample | valid lines | fertility (pieces/word) | unknown rate |",
             "|---|---|---|---|---|---|---|"]
     for lang in langs:
-        valid = list(itertools.islice(TextFile(tuple(glob_files(src, lang, "valid"))).lines(), valid_lines))
+        valid = valid_text(src, lang, valid_lines, config.data.tfds)
         f = facts[lang]
         stats = (f"{tokenizer.fertility(tok, valid):.2f} | {tokenizer.unknown_rate(tok, valid):.2%}" if valid
                  else "- | -")
@@ -122,9 +160,12 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
     return "\n".join(rows)
 
 
-def glob_files(src: sources.Source, lang: str, split: str) -> list[Path]:
-    """The files of a split, none when it has no file (the valid text is optional here)."""
+def valid_text(src: sources.Source, lang: str, lines: int, tfds_cfg) -> list[str]:
+    """The first `lines` of a language's valid split; none when it has no valid text (it is
+    optional here)."""
     try:
-        return src.files(lang, split)
+        if src.scheme == "tfds":
+            return list(src.documents(lang, "valid", process=0, count=1, limit=lines, tfds_cfg=tfds_cfg))
+        return list(itertools.islice(TextFile(tuple(src.files(lang, "valid"))).lines(), lines))
     except sources.DataError:
         return []

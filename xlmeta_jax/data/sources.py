@@ -295,6 +295,13 @@ class Source:
                                else ""))
         return sorted(found)
 
+    def resolve(self, requested: str | list[str], tfds_data_dir: str, key: str) -> list[str]:
+        """'all' or a list of languages, checked against what the source holds (a TFDS list is
+        taken as given: a remote data_dir is not listed)."""
+        if self.scheme == "tfds" and requested != "all":
+            return list(requested)
+        return resolve_languages(requested, self.languages(tfds_data_dir), key)
+
     def read_text(self, lang: str, split: str, *, min_chars: int, limit: int | None, tfds_cfg=None) -> list[str]:
         if self.scheme == "tfds":
             t = tfds_cfg

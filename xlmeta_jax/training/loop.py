@@ -83,12 +83,8 @@ def stream_languages(config, corpus_dir: Path | None) -> list[dict[str, list[str
     for i, p in enumerate(config.phases):
         langs = {}
         for name, spec in p.streams.items():
-            src = srcs[name]
-            if src.scheme == "tfds" and spec.languages != "all":  # a remote data_dir is not listed
-                langs[name] = list(spec.languages)
-            else:
-                langs[name] = sources.resolve_languages(spec.languages, src.languages(config.data.tfds.data_dir),
-                                                        f"phases[{i}].streams.{name}.languages")
+            langs[name] = srcs[name].resolve(spec.languages, config.data.tfds.data_dir,
+                                             f"phases[{i}].streams.{name}.languages")
         out.append(langs)
     return out
 
