@@ -25,15 +25,12 @@ SPLITS = ("train", "valid")
 
 class FolderBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """A dataset over a corpus folder: one config per language (its code), splits train and
-    valid, records in the files' order."""
+    valid, records in the files' order; a subclass gives `_features()` and `_generate_examples`."""
     VERSION = tfds.core.Version("1.0.0")
 
     def __init__(self, *, corpus_dir: str | Path | None = None, min_chars: int = 1, **kwargs):
         self._corpus_dir, self._min_chars = corpus_dir, min_chars  # only preparing reads them
         super().__init__(**kwargs)
-
-    def _features(self) -> dict:
-        raise NotImplementedError
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(self._features()),
