@@ -1,6 +1,6 @@
 """Our train step against PyTorch peers on the identical model and batch, alternating runs.
 
-    python benchmarks/peer_torch.py [--config bench|demo] [--rounds 5] [--steps 4] [--masked-only]
+    python benchmarks/peer_torch.py [--config bench|demo] [--rounds 5] [--steps 4] [--masked-only] [--default-malloc]
 
 Peers (torch 2.13.0 CPU, Hugging Face transformers, AdamW with our optimizer's settings):
 - `hf`: XLMRobertaForMaskedLM as users run it: logits over the whole vocabulary at every
@@ -88,8 +88,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=4, help="steps per system per round")
     ap.add_argument("--masked-only", action="store_true", help="only the fairseq-style peer")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="config.host.keep_freed_memory=False (for the whole process, torch too)")
     a = ap.parse_args()
-    ours = train_step.Runner(a.config)
+    ours = train_step.Runner(a.config, not a.default_malloc)
     peers = torch_peer(ours, a.masked_only)
     times = {"ours (jax)": [], **{k: [] for k in peers}}
     for _ in range(a.rounds):

@@ -8,7 +8,8 @@
 step with donated state), fed by the real stream code (pipeline.MonoStream) on random
 documents. MFU = analytic model FLOPs per step (training/plan.py `analytic_flops`, masked-only
 MLM head) / step time / this machine's float32 matmul peak measured through jax in the same
-run (median of several 2048^3 matmuls).
+run (median of several 2048^3 matmuls). `--default-malloc` leaves glibc's malloc as it is
+(config.host.keep_freed_memory=False; training/host_memory.py says what the default changes).
 """
 import argparse
 import importlib.util
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from xlmeta_jax.data import masking, pipeline, tokenizer  # noqa: E402
-from xlmeta_jax.training import plan, program  # noqa: E402
+from xlmeta_jax.training import host_memory, plan, program  # noqa: E402
 
 CONFIGS = {"bench": 32000, "demo": 16002}  # name -> model vocabulary; the rest is configs/demo.py:demo
 
@@ -68,8 +69,11 @@ def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
 class Runner:
     """The compiled step of config `name` and its state; `run(n)` times n more steps."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, keep_freed_memory: bool = True):
         self.config, self.vocab = load_config(name)
+        self.config.host.keep_freed_memory = keep_freed_memory
+        if keep_freed_memory:  # as train.py does, before JAX starts its threads
+            host_memory.keep_freed_memory()
         self.phase = self.config.phases[0]
         self.prog = program.build(self.config, self.vocab)
         stream = random_stream(self.config, self.vocab)
@@ -94,8 +98,8 @@ class Runner:
         return times
 
 
-def measure(name: str, steps: int) -> dict:
-    r = Runner(name)
+def measure(name: str, steps: int, keep_freed_memory: bool) -> dict:
+    r = Runner(name, keep_freed_memory)
     c, vocab, phase, state, compile_s = r.config, r.vocab, r.phase, r.state, r.compile_s
     step_s = statistics.median(r.run(steps))
     preds = masking.num_predictions(c.data.seq_len, c.masking.rate)
@@ -108,7 +112,8 @@ def measure(name: str, steps: int) -> dict:
     params = sum(x.size for x in jax.tree.leaves(state.params))
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
     return {"config": name, "vocab": vocab, "hidden": m_cfg.hidden, "layers": m_cfg.layers, "seq_len": c.data.seq_len,
-            "batch": phase.batch_size, "params": params, "compile_s": compile_s, "step_s": step_s,
+            "batch": phase.batch_size, "params": params, "keep_freed_memory": keep_freed_memory,
+            "compile_s": compile_s, "step_s": step_s,
             "tokens_per_sec": phase.batch_size * c.data.seq_len / step_s, "model_flops_per_step": flops,
             "matmul_peak_flops": peak, "mfu": flops / step_s / peak,
             "state_bytes_per_param": state_bytes / params,
@@ -120,8 +125,9 @@ def main():
     ap.add_argument("--config", choices=sorted(CONFIGS), default="bench")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--default-malloc", action="store_true", help="config.host.keep_freed_memory=False")
     a = ap.parse_args()
-    r = measure(a.config, a.steps)
+    r = measure(a.config, a.steps, not a.default_malloc)
     if a.json:
         print(json.dumps(r))
         return

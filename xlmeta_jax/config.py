@@ -108,6 +108,9 @@ def base_config() -> config_dict.ConfigDict:
     )
     # Multi-host: explicit coordinator, or '' = detect Slurm / TPU pods from the environment.
     c.distributed = dict(coordinator_address="", num_processes=0, process_id=-1, local_device_count=0)
+    # Host malloc: keep freed memory for the next step instead of page-faulting it back in
+    # (training/host_memory.py; 20-25% of a CPU step). False = glibc's defaults.
+    c.host = dict(keep_freed_memory=True)
     # TreLM (Li et al.): start from a trained encoder (a run folder or a Hugging Face folder) and
     # give it a new language's vocabulary; see training/transfer.py and docs/methods.md.
     c.transfer = dict(

@@ -11,7 +11,7 @@ from ml_collections import config_flags
 from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.parallel import distributed
-from xlmeta_jax.training import loop
+from xlmeta_jax.training import host_memory, loop
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file, e.g. configs/demo.py:smoke")
@@ -20,6 +20,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def train() -> None:
+    if _CONFIG.value.host.keep_freed_memory:
+        host_memory.keep_freed_memory()
     distributed.initialize(_CONFIG.value.distributed)
     loop.train(_CONFIG.value, _WORKDIR.value)
 
