@@ -136,3 +136,37 @@ def test_tied_decoder_equals_autodiff_in_the_encoder(reference, monkeypatch):
     loss2, grads2 = loss_and_grads(CFG, params)
     np.testing.assert_allclose(loss2, loss, rtol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), grads2, grads)
+
+
+@pytest.mark.parametrize("x_shape,k_shape", [((2, 3, 8), (8, 12)),  # kernel gradient from x transposed
+                                             ((2, 3, 12), (12, 8)),  # from dy transposed
+                                             ((2, 3, 4, 5), (4, 5, 6)),  # attention output: two axes in
+                                             ((2, 3, 6), (6, 2, 5))])  # q/k/v: two axes out
+def test_contract_gradients_are_the_float64_products(x_shape, k_shape):
+    """contract's own VJP (the kernel gradient as one plain matmul of a transposed operand)
+    against float64 products, on both sides of its smaller-operand choice."""
+    from xlmeta_jax.model.encoder import contract
+
+    n_in = len(x_shape) - 2
+    rng = np.random.default_rng(2)
+    x, kernel = rng.normal(size=x_shape), rng.normal(size=k_shape)
+    k = int(np.prod(k_shape[:n_in]))
+    rows, w = x.reshape(-1, k), kernel.reshape(k, -1)
+    out, vjp = jax.vjp(lambda a, b: contract(a, b, n_in), jnp.asarray(x, jnp.float32), jnp.asarray(kernel, jnp.float32))
+    np.testing.assert_allclose(out, (rows @ w).reshape(out.shape), rtol=1e-5, atol=1e-5)
+    dy = rng.normal(size=out.shape)
+    dx, dk = vjp(jnp.asarray(dy, jnp.float32))
+    d_rows = dy.reshape(rows.shape[0], -1)
+    np.testing.assert_allclose(dx, (d_rows @ w.T).reshape(x_shape), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dk, (rows.T @ d_rows).reshape(k_shape), rtol=1e-5, atol=1e-5)
+
+
+def test_contract_equals_autodiff_in_the_encoder(reference, monkeypatch):
+    from xlmeta_jax.model import encoder
+
+    params, (loss, grads) = reference
+    monkeypatch.setattr(encoder, "contract", lambda x, kernel, n_in: jax.lax.dot_general(
+        x, kernel, ((tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in))), ((), ()))))
+    loss2, grads2 = loss_and_grads(CFG, params)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), grads2, grads)

@@ -12,6 +12,7 @@ FLOPs and memory.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from dataclasses import dataclass
@@ -106,6 +107,37 @@ def _tied_decoder_bwd(res: tuple[Array, Array], d: Array):
 tied_decoder.defvjp(_tied_decoder_fwd, _tied_decoder_bwd)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def contract(x: Array, kernel: Array, n_in: int) -> Array:
+    """x's last `n_in` axes contracted with the kernel's first `n_in` axes, whose kernel
+    gradient is one plain [K, tokens] x [tokens, F] matmul. Autodiff's form contracts both
+    operands over their leading (token) axis; XLA on CPU transposes one operand and hands
+    the product to a slow generic kernel: a feed-forward block's forward and backward take
+    twice the time (benchmarks/README.md)."""
+    return jax.lax.dot_general(x, kernel, ((tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in))), ((), ())))
+
+
+def _contract_fwd(x: Array, kernel: Array, n_in: int):
+    return contract(x, kernel, n_in), (x, kernel)
+
+
+def _contract_bwd(n_in: int, res: tuple[Array, Array], dy: Array):
+    x, kernel = res
+    k, f = math.prod(kernel.shape[:n_in]), math.prod(kernel.shape[n_in:])
+    rows, d_rows, w = x.reshape(-1, k), dy.reshape(-1, f), kernel.reshape(k, f)
+    dx = jax.lax.dot_general(d_rows, w, (((1,), (1,)), ((), ())))
+    # Transpose the smaller operand into a buffer of its own; the barrier keeps XLA from
+    # folding the transpose back into the matmul.
+    if k <= f:
+        dw = jax.lax.optimization_barrier(rows.T) @ d_rows
+    else:
+        dw = (jax.lax.optimization_barrier(d_rows.T) @ rows).T
+    return dx.reshape(x.shape).astype(x.dtype), dw.reshape(kernel.shape).astype(kernel.dtype)
+
+
+contract.defvjp(_contract_fwd, _contract_bwd)
+
+
 class Dense(nn.Module):
     """x @ kernel + bias, contracting the last `n_in` axes of x into `features`.
 
@@ -126,9 +158,7 @@ class Dense(nn.Module):
                             in_shape + self.features)
         bias = self.param("bias", nn.with_logical_partitioning(nn.initializers.zeros, self.axes[self.n_in:]),
                           self.features)
-        contract = (tuple(range(x.ndim - self.n_in, x.ndim)), tuple(range(self.n_in)))
-        y = jax.lax.dot_general(x.astype(self.dtype), kernel.astype(self.dtype), (contract, ((), ())))
-        return y + bias.astype(self.dtype)
+        return contract(x.astype(self.dtype), kernel.astype(self.dtype), self.n_in) + bias.astype(self.dtype)
 
 
 def _dense(features: int | tuple[int, ...], axes: tuple[str, ...], cfg: ModelConfig, name: str,
