@@ -115,8 +115,7 @@ def test_bias_gradient_by_matmul_equals_autodiff(reference, monkeypatch):
 
 
 def test_tied_decoder_gradients_are_the_float64_products():
-    """tied_decoder's own VJP (the input gradient summed over vocabulary chunks) against
-    float64 products, for a vocabulary of 60 (chunks of 15) and leading axes [2, 3]."""
+    """tied_decoder's own VJP against float64 products, for leading axes [2, 3]."""
     from xlmeta_jax.model.encoder import tied_decoder
 
     rng = np.random.default_rng(1)
