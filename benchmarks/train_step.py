@@ -8,8 +8,9 @@
 step with donated state), fed by the real stream code (pipeline.MonoStream) on random
 documents. MFU = analytic model FLOPs per step (training/plan.py `analytic_flops`, masked-only
 MLM head) / step time / this machine's float32 matmul peak measured through jax in the same
-run (median of several 2048^3 matmuls). `--default-malloc` leaves glibc's malloc as it is
-(config.host.keep_freed_memory=False; training/host_memory.py says what the default changes).
+run (median of 2048^3 matmuls, alternating with the steps). `--default-malloc` leaves glibc's
+malloc as it is (config.host.keep_freed_memory=False; training/host_memory.py says what the
+default changes).
 """
 import argparse
 import importlib.util
@@ -53,17 +54,22 @@ def random_stream(c, vocab: int) -> pipeline.MonoStream:
     return pipeline.MonoStream({"x": pipeline.pack(docs, seq)}, {"x": 1.0}, masker, {"x": 0})
 
 
-def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
-    """float32 FLOP/s of a large jitted matmul (median)."""
-    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        times.append(time.perf_counter() - t)
-    return 2 * n ** 3 / statistics.median(times)
+class MatmulPeak:
+    """float32 FLOP/s of a large jitted matmul; `sample(k)` times k more of them."""
+
+    def __init__(self, n: int = 2048):
+        self.n = n
+        self.a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)), jnp.float32)
+        self.f = jax.jit(lambda x: x @ x)
+        self.f(self.a).block_until_ready()
+
+    def sample(self, k: int) -> list[float]:
+        rates = []
+        for _ in range(k):
+            t = time.perf_counter()
+            self.f(self.a).block_until_ready()
+            rates.append(2 * self.n ** 3 / (time.perf_counter() - t))
+        return rates
 
 
 class Runner:
@@ -98,16 +104,20 @@ class Runner:
         return times
 
 
-def measure(name: str, steps: int, keep_freed_memory: bool) -> dict:
+def measure(name: str, steps: int, keep_freed_memory: bool, rounds: int = 5) -> dict:
     r = Runner(name, keep_freed_memory)
     c, vocab, phase, state, compile_s = r.config, r.vocab, r.phase, r.state, r.compile_s
-    step_s = statistics.median(r.run(steps))
+    # Steps and peak matmuls alternate in rounds, so that machine drift (±20% here) hits both alike.
+    peak_matmul, times, peaks = MatmulPeak(), [], []
+    for _ in range(rounds):
+        times += r.run(max(1, steps // rounds))
+        peaks += peak_matmul.sample(3)
+    step_s, peak = statistics.median(times), statistics.median(peaks)
     preds = masking.num_predictions(c.data.seq_len, c.masking.rate)
     m_cfg = c.model
     flops = plan.analytic_flops(batch=phase.batch_size, seq_len=c.data.seq_len, predictions=preds,
                                 hidden=m_cfg.hidden, layers=m_cfg.layers, mlp=m_cfg.mlp, vocab=vocab,
                                 remat=m_cfg.remat)["train"]
-    peak = matmul_peak()
     state = r.state
     params = sum(x.size for x in jax.tree.leaves(state.params))
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
