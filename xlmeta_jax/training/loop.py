@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import logging
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -432,7 +433,8 @@ def train(config, workdir: str | Path) -> dict:
                     elapsed = time.perf_counter() - tick
                     writer.write(global_step, phase.name, {
                         **mean_metrics(history), "languages": ",".join(sorted(seen)),
-                        "tokens_per_sec": tokens * share / elapsed if tokens and elapsed > 0 else None})
+                        "tokens_per_sec": tokens * share / elapsed if tokens and elapsed > 0 else None,
+                        "host_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})  # Linux: KiB
                     history, tokens, seen, tick = [], 0, set(), time.perf_counter()
                 if global_step % config.eval.every == 0 or at_end:
                     writer.write(global_step, phase.name, {**evaluate(eval_fn, state.params, eval_sets, mesh, rules),
