@@ -17,6 +17,7 @@ For corpora too large to tokenize up front, streaming.StreamedMono replaces Mono
 """
 from __future__ import annotations
 
+import abc
 import functools
 import threading
 from dataclasses import dataclass
@@ -288,12 +289,25 @@ class ParallelStream:
         return out
 
 
+class Streamed(abc.ABC):
+    """A stream read in order from a grain iterator, whose position a checkpoint saves
+    (streaming.StreamedMono), where the keyed streams (MonoStream, ParallelStream) build
+    the batch of a step from its key alone."""
+
+    @abc.abstractmethod
+    def rows(self, seed: tuple[int, ...], batch_size: int) -> grain.IterDataset:
+        """This host's unmasked rows, batch after batch."""
+
+    @abc.abstractmethod
+    def masked(self, rows: dict[str, np.ndarray], key: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """One batch of `rows` masked with the rng of `key`."""
+
+
 @dataclass(frozen=True)
 class PhaseData:
     """All streams of one phase. A keyed stream (MonoStream, ParallelStream) builds the batch
-    of step s from the key (seed, phase_index, stream, s); a streamed one
-    (streaming.StreamedMono: `rows` + `masked`) continues a grain iterator whose position
-    is the data state a checkpoint saves."""
+    of step s from the key (seed, phase_index, stream, s); a `Streamed` one continues a
+    grain iterator whose position is the data state a checkpoint saves."""
     streams: dict
     batch_size: int
     seed: int
@@ -301,7 +315,7 @@ class PhaseData:
     rows: slice  # this host's share of the global batch
 
     def keyed(self) -> list[tuple[int, str]]:
-        return [(i, n) for i, (n, s) in enumerate(sorted(self.streams.items())) if not hasattr(s, "rows")]
+        return [(i, n) for i, (n, s) in enumerate(sorted(self.streams.items())) if not isinstance(s, Streamed)]
 
     def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
         """The keyed streams' batches of `step`."""
@@ -342,7 +356,7 @@ class PhaseIterator:
         self._host = share.start  # names the host in seeds: hosts read different documents
         self._streamed = {}
         for i, (name, stream) in enumerate(sorted(data.streams.items())):
-            if hasattr(stream, "rows"):
+            if isinstance(stream, Streamed):
                 it = iter(ahead(stream.rows((data.seed, data.phase_index, i, self._host), len(share)), True))
                 if start:
                     saved = (state or {}).get("streams", {}).get(name)

@@ -29,7 +29,7 @@ import numpy as np
 from xlmeta_jax.data import mixture
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.data.decontaminate import normalize
-from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed
+from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed, Streamed
 from xlmeta_jax.data.tokenizer import BOS, EOS, PAD, Tokenizer
 
 
@@ -65,7 +65,7 @@ def estimated_tokens(docs: Sequence[str], chunker: Chunker, lang: str, sample: i
 
 
 @dataclass(frozen=True)
-class StreamedMono:
+class StreamedMono(Streamed):
     """Masked monolingual rows streamed from each language's documents (this host's share)."""
     docs: dict[str, Sequence[str]]  # language -> random-access documents, in sampling order
     probs: dict[str, float]
