@@ -45,14 +45,18 @@ class Packed:
         return self.tokens.shape[0]
 
 
-def pack(docs: list[np.ndarray], seq_len: int) -> Packed:
-    """Greedy in-order packing of `<s> doc </s>` chunks; nothing is dropped or repeated."""
+def chunks(doc: np.ndarray, seq_len: int) -> list[np.ndarray]:
+    """A tokenized document cut into `<s> piece </s>` chunks of at most `seq_len` tokens
+    (none for an empty one): the unit both readers pack."""
     body = seq_len - 2
-    chunks = [d[i:i + body] for d in docs for i in range(0, max(len(d), 1), body) if len(d)]
+    return [np.concatenate([[BOS], doc[i:i + body], [EOS]]).astype(np.int32) for i in range(0, len(doc), body)]
+
+
+def pack(docs: list[np.ndarray], seq_len: int) -> Packed:
+    """Greedy in-order packing of the documents' chunks; nothing is dropped or repeated."""
     tokens, positions, segments = [], [], []
     row_t, row_p, row_s, seg = [], [], [], 0
-    for c in chunks:
-        piece = np.concatenate([[BOS], c, [EOS]]).astype(np.int32)
+    for piece in (c for d in docs for c in chunks(d, seq_len)):
         if len(row_t) + len(piece) > seq_len:
             tokens.append(row_t), positions.append(row_p), segments.append(row_s)
             row_t, row_p, row_s, seg = [], [], [], 0

@@ -29,8 +29,8 @@ import numpy as np
 from xlmeta_jax.data import mixture
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.data.decontaminate import normalize
-from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed, Streamed
-from xlmeta_jax.data.tokenizer import BOS, EOS, PAD, Tokenizer
+from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed, Streamed, chunks
+from xlmeta_jax.data.tokenizer import PAD, Tokenizer
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,7 @@ class Chunker(ge.FlatMapTransform):
     def flat_map(self, doc: str) -> list[dict[str, np.ndarray]]:
         if len(doc) < self.min_chars or (self.excluded and normalize(doc) in self.excluded):
             return []
-        ids = self.tok.encode([doc], threads=1)[0]
-        body = self.seq_len - 2
-        return [{"tokens": np.concatenate([[BOS], ids[i:i + body], [EOS]]).astype(np.int32)}
-                for i in range(0, len(ids), body)]
+        return [{"tokens": c} for c in chunks(self.tok.encode([doc], threads=1)[0], self.seq_len)]
 
 
 def estimated_tokens(docs: Sequence[str], chunker: Chunker, lang: str, sample: int = 64) -> float:
@@ -85,8 +82,8 @@ class StreamedMono(Streamed):
         docs = grain.MapDataset.source(self.docs[lang]).shuffle(seed=_seed(seed)).repeat()
         # read in the thread that runs the pipeline (a background thread or a worker process):
         # a thread pool per language would be idle threads by the hundred
-        chunks = ge.FlatMapIterDataset(docs.to_iter_dataset(grain.ReadOptions(num_threads=0)), self.chunker)
-        rows = ge.FirstFitPackIterDataset(chunks, length_struct={"tokens": seq_len}, num_packing_bins=1,
+        pieces = ge.FlatMapIterDataset(docs.to_iter_dataset(grain.ReadOptions(num_threads=0)), self.chunker)
+        rows = ge.FirstFitPackIterDataset(pieces, length_struct={"tokens": seq_len}, num_packing_bins=1,
                                           shuffle_bins=False, padding_struct={"tokens": PAD})
         return rows.map(functools.partial(_row, lang_id=self.ids[lang]))
 
