@@ -78,7 +78,7 @@ class Runner:
     def __init__(self, name: str, keep_freed_memory: bool = True):
         self.config, self.vocab = load_config(name)
         self.config.host.keep_freed_memory = keep_freed_memory
-        if keep_freed_memory:  # as train.py does, before JAX starts its threads
+        if self.config.host.keep_freed_memory:  # as train.py does, before JAX starts its threads
             host_memory.keep_freed_memory()
         self.phase = self.config.phases[0]
         self.prog = program.build(self.config, self.vocab)

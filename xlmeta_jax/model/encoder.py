@@ -85,8 +85,8 @@ bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
 @jax.custom_vjp
 def tied_decoder(h: Array, table: Array) -> Array:
     """Logits h @ table.T over the vocabulary, with the two gradient products written out
-    (dlogits @ table and dlogits.T @ h). Alternating runs of the bench step measured it 2-5%
-    faster than autodiff's form, close to the drift (benchmarks/README.md)."""
+    (dlogits @ table and dlogits.T @ h). Alternating runs of the bench step measured it 1-5%
+    faster than autodiff's form, inside the drift (benchmarks/README.md)."""
     return h @ table.T
 
 
