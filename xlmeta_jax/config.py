@@ -80,6 +80,12 @@ def base_config() -> config_dict.ConfigDict:
         # tied decoders (no shared anchor pieces), and the bottom `language_layers` blocks per language
         # (only the top layers - language_layers shared). Both need languages > 0.
         separate_embeddings=False, language_layers=0,
+        # With separate_embeddings: the special tokens (<s> <pad> </s> <unk> <mask>) share one row
+        # across the languages' tables (Dufter & Schuetze 2020's shared special tokens).
+        shared_specials=False,
+        # With languages > 0: a learned vector per language added to every token (XLM). False keeps
+        # `languages` for routing tables/blocks only (no language signal at the input).
+        language_vector=True,
         # TreLM: a TRILayer (one more block, before block layers // 2) and the source language's
         # word table for the cross-lingual LM; source_vocab is set from transfer.source's tokenizer.
         tri_layer=False, source_vocab=0,
@@ -99,7 +105,7 @@ def base_config() -> config_dict.ConfigDict:
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
     # Alignment curve: sentence retrieval at every eval, logged as retrieval/<dataset>/<lang>
     # (a Tatoeba folder and/or parallel CoNLL-U files; layer None = the middle).
-    c.eval.retrieval = dict(tatoeba="", langs=[], pud=[], max_pairs=200, layer=config_dict.placeholder(int),
+    c.eval.retrieval = dict(tatoeba="", langs=[], pud=[], pairs="", max_pairs=200, layer=config_dict.placeholder(int),
                             center=False, csls_k=0)
     # Options of objectives (phases name objectives and weights; see docs/methods.md).
     c.objectives = dict(
@@ -248,6 +254,9 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     if (m.separate_embeddings or m.language_layers) and not m.languages:
         _fail("model.languages", "is 0; model.separate_embeddings / model.language_layers route by language: "
                                  "give the number of languages of the run")
+    if m.shared_specials and not m.separate_embeddings:
+        _fail("model.shared_specials", "shares rows of the per-language word tables; it needs "
+                                       "model.separate_embeddings=True")
     if not 0 <= m.language_layers <= m.layers:
         _fail("model.language_layers", f"{m.language_layers}; must be in 0..model.layers={m.layers}")
     if m.language_layers and m.scan_layers:

@@ -78,3 +78,36 @@ def test_hf_export_refuses_per_language_parameters(option):
     cfg = ModelConfig(vocab_size=V, hidden=16, layers=2, heads=2, mlp=32, languages=2, **option)
     with pytest.raises(hf.InteropError, match="outside the XLM-R architecture"):
         hf.to_hf_state_dict({}, cfg)
+
+
+def test_shared_specials_read_language_0_rows_and_pieces_stay_per_language():
+    model, params, _, _ = setup_model(separate_embeddings=True, shared_specials=True)
+    table = np.asarray(params["language_word_embeddings"])
+    ids = np.array([[0, 1, 2, 3, 4, 5, V - 2, V - 1]] * 2, np.int32)  # <s> <pad> </s> <unk> pieces <mask>
+    langs = np.array([[0] * 8, [1] * 8], np.int32)
+    words = np.asarray(model.apply({"params": params}, jnp.asarray(ids), jnp.asarray(langs), method=model.words))
+    special = np.isin(ids[1], [0, 1, 2, 3, V - 1])
+    np.testing.assert_array_equal(words[1][special], table[0, ids[1][special]])  # language 0's rows
+    np.testing.assert_array_equal(words[1][~special], table[1, ids[1][~special]])
+    np.testing.assert_array_equal(words[0], table[0, ids[0]])
+    # language 1's own special rows get no gradient: they are never read
+    grad = jax.grad(lambda p: model.apply({"params": p}, jnp.asarray(ids), jnp.asarray(langs), method=model.words).sum())(params)
+    g = np.asarray(grad["language_word_embeddings"])
+    assert not g[1, [0, 1, 2, 3, V - 1]].any() and g[0, [0, 1, 2, 3, V - 1]].all()
+
+
+def test_language_vector_off_keeps_routing_without_a_language_signal():
+    model, params, run, (tokens, langs) = setup_model(language_layers=1, language_vector=False)
+    assert "language_embeddings" not in params
+    model_on, params_on, _, _ = setup_model(language_layers=1)
+    assert params_on["language_embeddings"]["embedding"].shape == (2, 16)
+    # rows 0 and 1 hold different languages: same tokens give different states only through routing
+    base = run(params)["hidden"]
+    moved = run(perturb(params, ["layer_0", "intermediate", "kernel"], 1))["hidden"]
+    np.testing.assert_array_equal(base[[0, 2]], moved[[0, 2]])
+
+
+def test_model_first_piece_matches_the_tokenizer_layout():
+    from xlmeta_jax.data import tokenizer
+    from xlmeta_jax.model import encoder
+    assert encoder.FIRST_PIECE == tokenizer.FIRST_PIECE

@@ -104,7 +104,9 @@ def train_on(sentences: Iterator[str], directory: str | Path, *, vocab_size: int
             sentence_iterator=sentences, model_writer=proto, model_type="unigram",
             vocab_size=vocab_size, character_coverage=character_coverage,
             unk_id=0, bos_id=1, eos_id=2, pad_id=-1, input_sentence_size=0,  # 0: all of the sample
-            shuffle_input_sentence=False, num_threads=2, hard_vocab_limit=False, minloglevel=2)
+            shuffle_input_sentence=False, num_threads=2,
+            max_sentence_length=1 << 16,  # default 4,192 bytes silently skips long documents (Bible chapters)
+            hard_vocab_limit=False, minloglevel=2)
     except RuntimeError as e:
         if "required_chars" not in str(e):
             raise

@@ -24,6 +24,9 @@ import jax.numpy as jnp
 from xlmeta_jax.model.prompts import PromptPool
 
 Array = jax.Array
+# XLM-R's id layout (data/tokenizer.py builds it; the model sits below data/): ids below this
+# are <s> <pad> </s> <unk>, and the last id is <mask>.
+FIRST_PIECE = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class ModelConfig:
     prompt_length: int = 4  # vectors per prompt
     prompt_top_k: int = 2  # prompts prepended per instance
     separate_embeddings: bool = False  # one word-embedding table (and tied decoder) per language
+    shared_specials: bool = False  # with separate_embeddings: <s> <pad> </s> <unk> <mask> share language 0's rows
+    language_vector: bool = True  # with languages > 0: add a learned vector per language to every token
     language_layers: int = 0  # the bottom blocks that are per language (0 = every block shared)
     tri_layer: bool = False  # TreLM: one more block, `tri_layer`, run before block layers // 2
     source_vocab: int = 0  # TreLM: > 0 adds `source_word_embeddings` for the source language's pieces
@@ -346,7 +351,7 @@ class Encoder(nn.Module):
         self.token_type_embeddings = nn.Embed(
             1, cfg.hidden, dtype=cfg.dtype,
             embedding_init=nn.with_logical_partitioning(emb_init, (None, "embed")))
-        if cfg.languages:
+        if cfg.languages and cfg.language_vector:
             self.language_embeddings = nn.Embed(
                 cfg.languages, cfg.hidden, dtype=cfg.dtype,
                 embedding_init=nn.with_logical_partitioning(emb_init, (None, "embed")))
@@ -371,7 +376,7 @@ class Encoder(nn.Module):
     def embed(self, words: Array, positions: Array, langs: Array, deterministic: bool) -> Array:
         cfg = self.cfg
         x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(positions))
-        if cfg.languages:
+        if cfg.languages and cfg.language_vector:
             x = x + self.language_embeddings(langs)
         return self.dropout(self.embeddings_norm(x), deterministic=deterministic)
 
@@ -433,10 +438,22 @@ class Encoder(nn.Module):
                             deterministic, [])
         return self.mlm_logits(x)
 
+    def language_tables(self) -> Array:
+        """[languages, vocab, hidden] word tables of separate_embeddings. With shared_specials
+        every language reads the special tokens' rows of language 0 (Dufter & Schuetze 2020 found
+        shared special tokens necessary for multilinguality without shared pieces); the other
+        languages' rows for them get no gradient and are never read."""
+        tables = self.language_word_embeddings.astype(self.cfg.dtype)
+        if not self.cfg.shared_specials:
+            return tables
+        ids = jnp.arange(self.cfg.vocab_size)
+        special = (ids < FIRST_PIECE) | (ids == self.cfg.vocab_size - 1)  # <mask> is the last id
+        return jnp.where(special[None, :, None], tables[:1], tables)
+
     def words(self, tokens: Array, langs: Array) -> Array:
         """Word embeddings; with separate_embeddings, from each token's language's table."""
         if self.cfg.separate_embeddings:
-            return self.language_word_embeddings.astype(self.cfg.dtype)[langs, tokens]
+            return self.language_tables()[langs, tokens]
         return self.word_embeddings(tokens)
 
     def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:
@@ -449,7 +466,7 @@ class Encoder(nn.Module):
         h = self.lm_norm(gelu(self.lm_dense(hidden)))
         if not self.cfg.separate_embeddings:
             return bias_add(tied_decoder(h, self.word_embeddings.embedding.astype(h.dtype)), self.lm_bias)
-        tables = self.language_word_embeddings.astype(self.cfg.dtype)
+        tables = self.language_tables()
         every = jnp.einsum("...e,lve->...lv", h, tables)  # each language's decoder, then pick
         langs = jnp.zeros(h.shape[:-1], jnp.int32) if langs is None else langs
         return bias_add(jnp.einsum("...lv,...l->...v", every, jax.nn.one_hot(langs, tables.shape[0], dtype=every.dtype)),
