@@ -11,7 +11,9 @@ from ml_collections import config_flags
 from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.parallel import distributed
-from xlmeta_jax.training import host_memory, loop
+import jax
+
+from xlmeta_jax.training import host_memory, loop, summary
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file, e.g. configs/demo.py:smoke")
@@ -24,6 +26,8 @@ def train() -> None:
         host_memory.keep_freed_memory()
     distributed.initialize(_CONFIG.value.distributed)
     loop.train(_CONFIG.value, _WORKDIR.value)
+    if jax.process_index() == 0:
+        print(summary.text(_WORKDIR.value))
 
 
 def main(argv):
