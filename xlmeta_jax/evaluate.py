@@ -1,6 +1,7 @@
 """Evaluate a checkpoint: python -m xlmeta_jax.evaluate --workdir=DIR --task=retrieval --tatoeba=FOLDER
 
-Tasks (comma-separated): retrieval (Tatoeba folder and/or parallel CoNLL-U such as PUD),
+Tasks (comma-separated): retrieval (Tatoeba folder, parallel CoNLL-U such as PUD and/or
+held-out english<TAB>foreign pairs),
 pos (zero-shot POS transfer), bli (word translation), mlm (masked-LM loss per language).
 Writes a JSON report (default WORKDIR/eval/step_N.json) and prints a markdown summary;
 `python -m xlmeta_jax.report --workdir=DIR` turns reports into tables and plots.
@@ -26,6 +27,8 @@ _BATCH = F.DEFINE_integer("batch_size", 64, "Sentences per forward pass")
 _MAX_LEN = F.DEFINE_integer("max_len", 128, "Pieces per sentence, <s> and </s> included")
 _TATOEBA = F.DEFINE_string("tatoeba", "", "retrieval: folder of tatoeba.<lang>-eng.<lang> / .eng files")
 _PUD = F.DEFINE_list("pud", [], "retrieval: parallel CoNLL-U files (globs; all their languages) aligned by # sent_id, en_* included")
+_PAIRS = F.DEFINE_string("pairs", "", "retrieval: english<TAB>foreign TSV files, a glob with {lang} "
+                                     "(e.g. CORPUS/parallel/en-{lang}.test.tsv); results under 'pairs'")
 _LAYER = F.DEFINE_integer("layer", None, "Layer for sentence/word vectors (0 = embeddings; default the middle)")
 _CENTER = F.DEFINE_bool("center", False, "retrieval: subtract each language's mean vector first")
 _CSLS = F.DEFINE_integer("csls_k", 0, "retrieval: CSLS with k neighbours (0 = cosine)")
@@ -54,7 +57,7 @@ def evaluate() -> tuple[dict, str]:
         raise encode.EvalError("give exactly one of --workdir=RUN_DIR and --hf=EXPORTED_DIR")
     opts = suite.Options(
         tasks=tuple(_TASK.value), langs=tuple(_LANGS.value), batch_size=_BATCH.value, max_len=_MAX_LEN.value,
-        tatoeba=_TATOEBA.value, pud=tuple(_PUD.value), layer=_LAYER.value, center=_CENTER.value,
+        tatoeba=_TATOEBA.value, pud=tuple(_PUD.value), pairs=_PAIRS.value, layer=_LAYER.value, center=_CENTER.value,
         csls_k=_CSLS.value, all_layers=_ALL_LAYERS.value, max_pairs=_MAX_PAIRS.value,
         pos_train=_POS_TRAIN.value, pos_dev=_POS_DEV.value,
         pos_targets=tuple(_POS_TARGETS.value), pos_seeds=tuple(int(s) for s in _POS_SEEDS.value),

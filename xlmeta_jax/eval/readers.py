@@ -1,5 +1,6 @@
 """Readers for the evaluation formats: Tatoeba folders, CoNLL-U files (one language or a
-parallel multi-way set aligned by `# sent_id`), MUSE-style dictionaries, plain text.
+parallel multi-way set aligned by `# sent_id`), `english<TAB>foreign` TSV files (held-out
+pairs), MUSE-style dictionaries, plain text.
 
 Nothing here knows a language list: languages come from file names, so any language
 in these formats works.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from xlmeta_jax.data import sources
 from xlmeta_jax.eval.encode import EvalError
 
 _TATOEBA = re.compile(r"^tatoeba\.([^.]+)-eng\.\1$")
@@ -42,6 +44,26 @@ def tatoeba(folder: str | Path, langs: Sequence[str] | None = None) -> dict[str,
             raise EvalError(f"{folder}/tatoeba.{lang}-eng.*: {len(x)} and {len(en)} lines; line i of one must "
                             f"translate line i of the other")
         out[lang] = (x, en)
+    return out
+
+
+def tsv_pairs(pattern: str, key: str) -> dict[str, tuple[list[str], list[str]]]:
+    """{lang: (sentences in lang, their English translations)} from `english<TAB>foreign` files
+    matching `pattern`, a glob with {lang} where the language goes (CORPUS/parallel/en-{lang}.test.tsv):
+    the language is what {lang} matched. `key` (the flag or config key) is named in errors."""
+    if "{lang}" not in pattern:
+        raise EvalError(f"{key}={pattern!r}: put {{lang}} where the language goes, e.g. "
+                        f"CORPUS/parallel/en-{{lang}}.test.tsv")
+    source = sources.Source("tsv", pattern, key)  # the data sources' {lang} matching, one glob rule
+    try:
+        langs = source.languages(tfds_data_dir="")
+    except sources.DataError:
+        raise EvalError(f"{key}={pattern!r} matches no file; fix the path (files english<TAB>foreign, "
+                        f"{{lang}} where the language goes)") from None
+    out = {}
+    for lang in langs:
+        pairs = sources.read_pairs(source.files(lang, ""), name=f"{key}: {source.pattern(lang, '')}")
+        out[lang] = ([x for _, x in pairs], [en for en, _ in pairs])
     return out
 
 

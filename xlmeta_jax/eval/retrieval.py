@@ -77,11 +77,13 @@ def curve_metrics(m: Loaded, pairs: dict[str, tuple[list[str], list[str]]], *, l
 
 def training_curve(cfg, m: Loaded) -> Callable[[dict], dict[str, float]] | None:
     """For `config.eval.retrieval`: reads its files once (errors name the key) and returns
-    host params -> {retrieval/<dataset>/<lang>: mean accuracy of both directions, .../avg};
-    None when no file is configured."""
-    if not (cfg.tatoeba or cfg.pud):
+    host params -> {retrieval/<dataset>/<lang>: mean accuracy of both directions, .../avg}
+    (datasets tatoeba, pud, pairs); None when no file is configured."""
+    if not (cfg.tatoeba or cfg.pud or cfg.pairs):
         return None
     sets = {}
+    if cfg.pairs:  # its errors name config.eval.retrieval.pairs themselves
+        sets["pairs"] = readers.tsv_pairs(cfg.pairs, "config.eval.retrieval.pairs")
     try:
         if cfg.tatoeba:
             sets["tatoeba"] = readers.tatoeba(cfg.tatoeba, list(cfg.langs) or None)

@@ -2,7 +2,7 @@
 in which order tasks run, and the JSON report they produce.
 
 A report is {"model", "step", "tasks": {task: result}, "seconds": {task: wall time}};
-retrieval results are keyed by dataset ("tatoeba", "pud"), bli and mlm results by language.
+retrieval results are keyed by dataset ("tatoeba", "pud", "pairs"), bli and mlm results by language.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Options:
     # retrieval
     tatoeba: str = ""  # folder of tatoeba.<lang>-eng.<lang>/.eng
     pud: tuple[str, ...] = ()  # parallel CoNLL-U files (globs), one of them English
+    pairs: str = ""  # english<TAB>foreign TSV files, a glob with {lang} (held-out pairs)
     layer: int | None = None  # None = the middle
     center: bool = False
     csls_k: int = 0
@@ -74,8 +75,11 @@ def check(opts: Options) -> None:
     bad = [t for t in opts.tasks if t not in TASKS]
     if bad or not opts.tasks:
         raise EvalError(f"--task={','.join(opts.tasks)}: choose from {','.join(TASKS)}")
-    if "retrieval" in opts.tasks and not (opts.tatoeba or opts.pud):
-        raise EvalError("--task=retrieval needs --tatoeba=FOLDER and/or --pud=FILES")
+    if "retrieval" in opts.tasks and not (opts.tatoeba or opts.pud or opts.pairs):
+        raise EvalError("--task=retrieval needs --tatoeba=FOLDER, --pud=FILES and/or --pairs=TSV_GLOB_WITH_{lang}")
+    if opts.pairs and "{lang}" not in opts.pairs:
+        raise EvalError(f"--pairs={opts.pairs!r}: put {{lang}} where the language goes, e.g. "
+                        f"CORPUS/parallel/en-{{lang}}.test.tsv")
     if "pos" in opts.tasks:
         for flag in ("pos_train", "pos_dev"):
             _required(getattr(opts, flag), flag, "pos")
@@ -105,6 +109,8 @@ def run_retrieval(m: Loaded, opts: Options, log) -> dict:
             raise EvalError(f"--pud: no English file among {sorted(texts)} (languages come from file names, en_*)")
         langs = [l for l in sorted(texts) if l != "en"]
         out["pud"] = retrieval.evaluate(m, {l: (texts[l], texts["en"]) for l in langs}, **kw)
+    if opts.pairs:
+        out["pairs"] = retrieval.evaluate(m, readers.tsv_pairs(opts.pairs, "--pairs"), **kw)
     return out
 
 

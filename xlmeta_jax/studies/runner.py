@@ -1,0 +1,221 @@
+"""Runs a study: each arm x seed is an ordinary training run (a `python -m xlmeta_jax.train`
+process), then one `python -m xlmeta_jax.study evaluate` process evaluates it at step 0 (the
+floor: the same model's initial weights) and at every evaluation point.
+
+Evaluation is one process per run, not per step: the compiled forward passes are reused
+across the run's checkpoints. It is not done in this process because on a TPU host only one
+process may hold the chips, and the next run's training needs them.
+
+Everything resumes: a finished run (final.json) is not trained again, an unfinished one is
+continued by its own train command, and an evaluation already written with the same options
+is kept. A lock file per run folder keeps two study processes (on one machine, or on a shared
+file system with locks) from working on the same run; the second skips it. The children share
+a persistent JAX compilation cache (STUDY_DIR/.jax_cache unless JAX_COMPILATION_CACHE_DIR is
+set): the seeds of an arm compile the same programs.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from xlmeta_jax.studies import plan as plan_lib
+from xlmeta_jax.studies.plan import EVAL_DIR, TIMES_FILE, Plan, Run
+from xlmeta_jax.studies.spec import StudyError
+
+EXIT_PREEMPTED = 75  # as train.py: stopped after saving; rerun the same command to continue
+LOCK_FILE = ".study.lock"
+# Set by the study process for the evaluate process it starts: the parent already holds the
+# run's lock (a second lock on the same file would refuse).
+LOCK_HELD_ENV = "XLMETA_JAX_STUDY_LOCK_HELD"
+
+
+class StudyPreempted(Exception):
+    """Training stopped on a signal after saving; the same study command continues."""
+
+
+def log(text: str) -> None:
+    print(f"[study] {text}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[bool]:
+    """True while this process holds `folder`'s lock (released when the process dies, so a
+    killed study leaves no stale lock); False if another process holds it."""
+    if os.environ.get(LOCK_HELD_ENV) == str(folder.absolute()):
+        yield True
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def finished(run: Run) -> bool:
+    return (run.folder / "final.json").is_file()
+
+
+def checkpoint_steps(folder: Path) -> list[int]:
+    """Steps with a complete checkpoint: orbax writes into a temporary folder and renames it
+    to the bare step number when done."""
+    ckpt = folder / "checkpoints"
+    return sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) if ckpt.is_dir() else []
+
+
+def eval_path(run: Run, step: int) -> Path:
+    return run.folder / EVAL_DIR / f"step_{step}.json"
+
+
+def options_record(p: Plan) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(p.options)))  # tuples as lists, as read back from JSON
+
+
+def evaluated(p: Plan, run: Run, step: int) -> bool:
+    """An evaluation of `step` with the study's current options exists (changed options redo it)."""
+    path = eval_path(run, step)
+    try:
+        return json.loads(path.read_text()).get("options") == options_record(p)
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def check_same_command(run: Run, argv: list[str]) -> None:
+    """A run folder holds the run of one command: after a change to the arm, resuming (or
+    reporting) it would mix two settings. Recorded when the runner first meets the run."""
+    record = run.folder / "study_run.json"
+    if record.is_file() and json.loads(record.read_text())["command"][1:] != argv[1:]:
+        raise StudyError(f"{run.folder} was trained with another command ({record}); the arm changed since: use a "
+                         f"new --workdir, or delete {run.folder} to retrain it")
+    run.folder.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"command": argv}, indent=1))
+
+
+def child_env(p: Plan) -> dict[str, str]:
+    # The seeds of an arm compile the same programs: a persistent cache lets the later ones skip it.
+    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR", str((p.folder / ".jax_cache").absolute()))}
+
+
+def wait_forwarding_sigterm(proc: subprocess.Popen) -> int:
+    """The child's exit code; a SIGTERM to this process is passed on, so that the training
+    saves a checkpoint and exits 75 (preemption) instead of being orphaned."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached the child too: let it save, then stop
+                proc.wait()
+                raise StudyPreempted("interrupted; rerun the same command to continue") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.is_file() else ""
+
+
+def train(p: Plan, run: Run) -> None:
+    """Trains (or continues) one run; its output goes to RUN/train.log."""
+    argv = p.train_argv(run)
+    log_path = run.folder / "train.log"
+    log(f"{run.label}: training ({p.arms[run.arm].schedule.total_steps} steps; log {log_path})")
+    tick = time.time()
+    with open(log_path, "a") as out:
+        out.write(f"$ {shlex.join(argv)}\n")
+        out.flush()
+        code = wait_forwarding_sigterm(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=child_env(p)))
+    with open(run.folder / TIMES_FILE, "a") as f:
+        f.write(json.dumps({"seconds": round(time.time() - tick, 1), "exit": code}) + "\n")
+    if code == EXIT_PREEMPTED:
+        raise StudyPreempted(f"{run.label}: training stopped after saving; rerun the same command to continue")
+    if code != 0:
+        raise StudyError(f"{run.label}: training failed (exit {code}); the end of {log_path}:\n{tail(log_path)}")
+    log(f"{run.label}: trained in {time.time() - tick:.0f} s")
+
+
+def evaluate_in_subprocess(p: Plan, run: Run, shared_data: str) -> None:
+    env = {**child_env(p), LOCK_HELD_ENV: str(run.folder.absolute())}
+    code = wait_forwarding_sigterm(subprocess.Popen(p.evaluate_argv(run, shared_data), env=env))
+    if code == EXIT_PREEMPTED:
+        raise StudyPreempted(f"{run.label}: evaluation interrupted; rerun the same command to continue")
+    if code != 0:
+        raise StudyError(f"{run.label}: evaluation failed (exit {code}, its message above)")
+
+
+def run_study(study: str, workdir: str, *, shared_data: str = "", arms: Sequence[str] = (),
+              seeds: Sequence[int] = (), list_only: bool = False) -> None:
+    """`study run`: trains and evaluates every selected run, or (list_only) prints their commands."""
+    p = plan_lib.build(study, workdir, shared_data=shared_data, arms=arms, seeds=seeds, log=log)
+    for note in p.notes:
+        log(f"note: {note}")
+    plan_lib.write_snapshot(p)
+    if list_only:
+        for run in p.runs:
+            print(shlex.join(p.train_argv(run)))
+            print(shlex.join(p.evaluate_argv(run, shared_data)))
+        return
+    busy = []
+    for i, run in enumerate(p.runs, 1):
+        log(f"run {i}/{len(p.runs)}: {run.label}")
+        with locked(run.folder) as held:
+            if not held:
+                log(f"{run.label}: another process holds {run.folder / LOCK_FILE}; skipped")
+                busy.append(run.label)
+                continue
+            check_same_command(run, p.train_argv(run))  # also for a finished run: its results would be mixed in
+            if not finished(run):
+                train(p, run)
+            if all(evaluated(p, run, s) for s in p.arms[run.arm].points):
+                log(f"{run.label}: trained and evaluated")
+                continue
+            evaluate_in_subprocess(p, run, shared_data)
+    log(f"done; skipped (busy elsewhere): {', '.join(busy)}" if busy else
+        f"done; report: python -m xlmeta_jax.study report --workdir={workdir}")
+
+
+def evaluate_run(study: str, workdir: str, arm: str, seed: int, *, shared_data: str = "",
+                 log: Callable[[str], None] = log) -> None:
+    """`study evaluate`: one run at step 0 and every evaluation point that has a checkpoint
+    (the run may still be training), in this process."""
+    from xlmeta_jax.eval import encode, suite  # JAX only in the process that evaluates
+
+    p = plan_lib.build(study, workdir, shared_data=shared_data, arms=[arm], seeds=[seed], log=log)
+    run = p.runs[0]
+    with locked(run.folder) as held:
+        if not held:
+            raise StudyError(f"{run.label}: another process holds {run.folder / LOCK_FILE}; wait for it")
+        available = checkpoint_steps(run.folder)
+        if not available:
+            raise StudyError(f"{run.folder}: no checkpoint; train the run first (python -m xlmeta_jax.study run "
+                             f"--study={study} --workdir={workdir} --arms={arm} --seeds={seed})")
+        points = p.arms[arm].points
+        for step in points:
+            if evaluated(p, run, step):
+                continue
+            if step and step not in available:
+                log(f"{run.label}: step {step}: no checkpoint yet (checkpoints: {available}); skipped")
+                continue
+            tick = time.perf_counter()
+            m = encode.load(run.folder, None if step == 0 else step, initial=step == 0)
+            report = suite.run(m, p.options, log=lambda s: None)
+            report.update(study=p.study.name, arm=arm, seed=seed, step=step, options=options_record(p))
+            suite.save(report, eval_path(run, step))
+            log(f"{run.label}: step {step}{' (floor)' if step == 0 else ''} of {points[-1]} evaluated in "
+                f"{time.perf_counter() - tick:.0f} s")
