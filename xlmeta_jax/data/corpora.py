@@ -544,6 +544,24 @@ def build_demo_corpus(cache_dir: str | Path | None = None, languages: Iterable[s
     return build_from_archives(archives, out_dir, languages, valid_fraction, log)
 
 
+CORPORA = ("demo", "bible")
+
+
+def corpus_folder(data_cfg, log: Log = print) -> Path:
+    """The folder a config reads: config.data.corpus_dir if set, else the named corpus
+    config.data.corpus ('demo' or 'bible'), built into the cache on first use."""
+    if data_cfg["corpus_dir"]:
+        return Path(data_cfg["corpus_dir"])
+    cache = data_cfg["cache_dir"] or None
+    name = data_cfg.get("corpus", "demo")  # configs saved before the key existed read the demo corpus
+    if name == "bible":
+        from xlmeta_jax.data import bible  # bible.py builds on this module
+        return bible.build_bible_corpus(cache, log=log)
+    if name != "demo":
+        raise ValueError(f"config.data.corpus: {name!r}; allowed: {', '.join(CORPORA)} (or set config.data.corpus_dir)")
+    return build_demo_corpus(cache, log=log)
+
+
 def summary(corpus_dir: Path) -> str:
     """Per-language line counts from the manifest, as a small table."""
     manifest = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))

@@ -118,8 +118,7 @@ def run_language_ids(config: dict) -> dict[str, int]:
     model has no language embeddings (the ids are then unused)."""
     try:
         data = config["data"]
-        folder = Path(data["corpus_dir"]) if data["corpus_dir"] else corpora.build_demo_corpus(
-            data["cache_dir"] or None, log=lambda _: None)
+        folder = corpora.corpus_folder(data, log=lambda _: None)
         langs = set()
         for p in config["phases"]:
             for name, spec in p["streams"].items():

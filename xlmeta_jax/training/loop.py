@@ -94,9 +94,9 @@ def corpus_path(data_cfg) -> Path:
     if data_cfg.corpus_dir:
         return Path(data_cfg.corpus_dir)
     if jax.process_index() == 0:  # one builder; the others wait and then find it complete
-        corpora.build_demo_corpus(data_cfg.cache_dir or None)
-    sync("demo corpus")
-    return corpora.build_demo_corpus(data_cfg.cache_dir or None, log=lambda _: None)
+        corpora.corpus_folder(data_cfg)
+    sync(f"{data_cfg.corpus} corpus")
+    return corpora.corpus_folder(data_cfg, log=lambda _: None)
 
 
 def sync(name: str) -> None:
@@ -401,6 +401,8 @@ def train(config, workdir: str | Path) -> dict:
         writer.message(f"xlmeta_jax: {ends[-1]} steps in {len(config.phases)} phases, vocab "
                        f"{corpus.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M "
                        f"params, mesh {dict(mesh.shape)}, starting at step {global_step}")
+        if curve and global_step == 0:  # the floor: the same model before training, measured the same way
+            writer.write(0, config.phases[0].name, curve(host_params(state.params)))
         summary = {}
         for index, phase in enumerate(config.phases):
             if global_step >= ends[index]:
