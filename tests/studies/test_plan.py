@@ -54,6 +54,18 @@ def test_shared_data_fills_the_placeholder_or_skips_what_needs_it(make, tmp_path
     assert p.options.tatoeba == f"{tmp_path}/shared/tatoeba" and p.options.langs == ("deu",) and not p.notes
 
 
+def test_final_only_evaluations_run_at_the_floor_and_the_last_step_alone(make, tmp_path):
+    p = plan.build(make(extra='final_only=("mlm",),'), tmp_path / "out")
+    last = p.arms["a"].points[-1]
+    assert p.options_at(0, last).tasks == p.options_at(last, last).tasks == ("retrieval", "mlm")
+    assert p.options_at(3, last).tasks == ("retrieval",) and not p.options_at(3, last).mlm_files
+    with pytest.raises(StudyError, match=r"final_only=\['mlm', 'pairs'\]: \['pairs'\] unknown"):
+        plan.build(make(extra='final_only=("mlm", "pairs"),'), tmp_path / "out")
+    with pytest.raises(StudyError, match="leaves no evaluation for the points between"):
+        plan.build(make(evaluation='dict(mlm_files="{heldout}/mlm/*.txt")', extra='final_only=("mlm",),'),
+                   tmp_path / "out")
+
+
 def test_evaluation_points_include_the_floor_and_the_last_step():
     assert plan.eval_points(10, 3) == [0, 3, 6, 9, 10]
     assert plan.eval_points(6, 3) == [0, 3, 6]

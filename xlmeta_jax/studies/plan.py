@@ -123,8 +123,12 @@ class Plan:
     folder: Path
     arms: dict[str, ArmPlan]
     options: suite.Options
+    step_options: suite.Options  # the points between step 0 and the last (Study.final_only left out)
     notes: list[str]
     runs: list[Run]  # the selected arms x seeds
+
+    def options_at(self, step: int, last: int) -> suite.Options:
+        return self.options if step in (0, last) else self.step_options
 
     def train_argv(self, run: Run) -> list[str]:
         """An ordinary training run with a checkpoint at every evaluation point (rerunning resumes it)."""
@@ -142,7 +146,7 @@ class Plan:
         s = self.study
         return {"study": s.name, "file": self.file, "about": s.about, "seeds": list(s.seeds),
                 "evaluation": dataclasses.asdict(self.options), "layer": self.options.layer, "notes": self.notes,
-                "unequal_tokens": s.unequal_tokens,
+                "unequal_tokens": s.unequal_tokens, "final_only": list(s.final_only),
                 "hypotheses": [{**dataclasses.asdict(h), "claim": h.text} for h in s.hypotheses],
                 "arms": {name: {"config": a.config, "overrides": dict(a.overrides), "about": a.about,
                                 "tokens": a.schedule.tokens, "phases": [list(p) for p in a.schedule.phases],
@@ -196,7 +200,8 @@ def build(study_file: str, study_dir: str | Path, *, shared_data: str = "", arms
                               eval_points(sched.total_steps, study.eval_every))
     check_equal_tokens({n: p.schedule.tokens for n, p in plans.items()}, study.unequal_tokens, study_file)
     runs = [Run(a, s, run_folder(study_dir, a, s)) for a in selected for s in study.seeds]
-    return Plan(study, study_file, study_dir, plans, spec.options(study.evaluation), notes, runs)
+    return Plan(study, study_file, study_dir, plans, spec.options(study.evaluation),
+                spec.options(spec.step_evaluation(study.evaluation, study.final_only)), notes, runs)
 
 
 def write_snapshot(plan: Plan) -> Path:

@@ -82,15 +82,19 @@ def eval_path(run: Run, step: int) -> Path:
     return run.folder / EVAL_DIR / f"step_{step}.json"
 
 
-def options_record(p: Plan) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(p.options)))  # tuples as lists, as read back from JSON
+def options_record(options) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as read back from JSON
+
+
+def options_of(p: Plan, run: Run, step: int):
+    return p.options_at(step, p.arms[run.arm].points[-1])
 
 
 def evaluated(p: Plan, run: Run, step: int) -> bool:
     """An evaluation of `step` with the study's current options exists (changed options redo it)."""
     path = eval_path(run, step)
     try:
-        return json.loads(path.read_text()).get("options") == options_record(p)
+        return json.loads(path.read_text()).get("options") == options_record(options_of(p, run, step))
     except (OSError, json.JSONDecodeError):
         return False
 
@@ -214,8 +218,9 @@ def evaluate_run(study: str, workdir: str, arm: str, seed: int, *, shared_data: 
                 continue
             tick = time.perf_counter()
             m = encode.load(run.folder, None if step == 0 else step, initial=step == 0)
-            report = suite.run(m, p.options, log=lambda s: None)
-            report.update(study=p.study.name, arm=arm, seed=seed, step=step, options=options_record(p))
+            options = options_of(p, run, step)
+            report = suite.run(m, options, log=lambda s: None)
+            report.update(study=p.study.name, arm=arm, seed=seed, step=step, options=options_record(options))
             suite.save(report, eval_path(run, step))
             log(f"{run.label}: step {step}{' (floor)' if step == 0 else ''} of {points[-1]} evaluated in "
                 f"{time.perf_counter() - tick:.0f} s")

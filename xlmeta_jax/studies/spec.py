@@ -34,6 +34,8 @@ TASK_INPUTS = {"retrieval": ("pairs", "tatoeba", "pud"), "pos": ("pos_train",), 
 # Inputs that are file paths or globs ({lang} is a wildcard while checking that they exist).
 PATH_KEYS = ("pairs", "tatoeba", "pud", "mlm_files", "pos_train", "pos_dev", "pos_targets", "bli_test",
              "bli_train", "bli_corpus")
+# Evaluations a study may run only at step 0 and the last step (Study.final_only): name -> key group.
+FINAL_ONLY = {"pos": "pos", "bli": "bli", "tatoeba": "tatoeba", "pud": "pud", "mlm": "mlm_files"}
 # What a study may set in `evaluation`: the suite's options but those the runner decides
 # (the tasks follow from the inputs given; retrieval runs at every layer for the best layer).
 EVALUATION_KEYS = tuple(f.name for f in dataclasses.fields(suite.Options) if f.name not in ("tasks", "all_layers"))
@@ -75,6 +77,9 @@ class Study:
     seeds: tuple[int, ...] = (0, 1, 2)
     hypotheses: tuple[Hypothesis, ...] = ()
     unequal_tokens: str = ""  # why the arms may train on different numbers of tokens ('' = they may not)
+    # Evaluations run only at step 0 and the last step (names of FINAL_ONLY): POS fine-tunes a
+    # tagger per point, too costly for every point of a curve.
+    final_only: tuple[str, ...] = ()
     name: str = ""  # default: the file name
     about: str = ""  # what the study measures, for the report
 
@@ -127,6 +132,12 @@ def validate(study: Study, where: str) -> None:
     if not isinstance(study.eval_every, int) or study.eval_every <= 0:
         fail(f"eval_every={study.eval_every!r}; give a positive number of steps")
     check_evaluation(study.evaluation, where)
+    bad = [n for n in study.final_only if n not in FINAL_ONLY]
+    if bad:
+        fail(f"final_only={list(study.final_only)}: {bad} unknown; choose among {', '.join(FINAL_ONLY)}")
+    if not options(step_evaluation(study.evaluation, study.final_only)).tasks:
+        fail(f"final_only={list(study.final_only)} leaves no evaluation for the points between step 0 and the "
+             f"last; keep one (e.g. pairs=...) for the curves")
     for h in study.hypotheses:
         for arm in (h.arm, h.beats):
             if arm not in study.arms:
@@ -208,7 +219,13 @@ def _group(key: str) -> str:
     without targets is no evaluation), all bli_*."""
     if key in ("tatoeba", "langs"):
         return "tatoeba"
-    return key[:4] if key.startswith(("pos_", "bli_")) else key
+    return key[:3] if key.startswith(("pos_", "bli_")) else key
+
+
+def step_evaluation(evaluation: Mapping[str, Any], final_only: tuple[str, ...]) -> dict[str, Any]:
+    """The evaluation of the points between step 0 and the last: without the final-only ones."""
+    dropped = {FINAL_ONLY[n] for n in final_only if n in FINAL_ONLY}
+    return {k: v for k, v in evaluation.items() if _group(k) not in dropped}
 
 
 def fill(study: Study, values: Mapping[str, str], where: str) -> tuple[Study, list[str]]:
