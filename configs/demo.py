@@ -31,6 +31,8 @@ def get_config(arg: str = "demo"):
     c.log_every = max(total // 80, 1)
     c.eval.every = max(total // 4, 1)
     c.checkpoint.every = max(total // 4, 1)
+    if arg == "demo":  # the alignment curve on the corpus's held-out pairs, from the step-0 floor on
+        c.eval.retrieval.pairs = "{corpus}/parallel/en-{lang}.valid.tsv"
     if arg == "smoke":
         c.data.max_docs_per_language = 2000
         c.tokenizer.update(sample_lines=20_000, character_coverage=0.995)

@@ -89,3 +89,17 @@ def test_rerun_resumes_from_latest_checkpoint(run, tiny_corpus, tmp_path):
     want, _ = final_params(workdir, 24)
     got, _ = final_params(resumed, 24)
     jax.tree.map(np.testing.assert_array_equal, got, want)
+
+
+def test_curve_pairs_may_name_the_run_corpus_folder(tmp_path):
+    from xlmeta_jax.config import ConfigError, base_config
+
+    cfg = base_config().eval.retrieval
+    cfg.pairs = "{corpus}/parallel/en-{lang}.valid.tsv"
+    filled = loop.curve_config(cfg, tmp_path)
+    assert filled.pairs == f"{tmp_path}/parallel/en-{{lang}}.valid.tsv" and filled.max_pairs == cfg.max_pairs
+    assert cfg.pairs.startswith("{corpus}")  # the run's config is not changed
+    with pytest.raises(ConfigError, match=r"config.eval.retrieval.pairs=.*reads none"):
+        loop.curve_config(cfg, None)
+    cfg.pairs = "/data/en-{lang}.tsv"
+    assert loop.curve_config(cfg, None) is cfg

@@ -21,6 +21,7 @@ from typing import Sequence
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
+from ml_collections import config_dict
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import align, corpora, decontaminate, mixture, pipeline, sources, streaming, tokenizer
@@ -294,6 +295,20 @@ def evaluate(eval_fn, params, batches: dict[str, list[dict]], mesh, rules) -> di
     return out
 
 
+def curve_config(cfg, corpus_dir: Path | None):
+    """config.eval.retrieval with `{corpus}` in its pairs pattern set to the run's corpus folder
+    (a config cannot know where the cache puts a named corpus)."""
+    if "{corpus}" not in cfg.pairs:
+        return cfg
+    if corpus_dir is None:
+        raise config_lib.ConfigError(f"config.eval.retrieval.pairs={cfg.pairs!r}: {{corpus}} names the corpus "
+                                     f"folder, but this run reads none (config.data.mono/parallel are set); "
+                                     f"give the path")
+    cfg = config_dict.ConfigDict(config_lib.to_plain(cfg))
+    cfg.pairs = cfg.pairs.replace("{corpus}", str(corpus_dir))
+    return cfg
+
+
 def write_config(config, workdir: Path) -> None:
     """Resolved config to WORKDIR/config.json; a different earlier one is kept, not overwritten."""
     path = workdir / "config.json"
@@ -390,7 +405,8 @@ def train(config, workdir: str | Path) -> dict:
         if jax.process_index() == 0:
             write_config(config, workdir)
         eval_fn = jax.jit(step_lib.make_eval_step(model))
-        curve = retrieval.training_curve(config.eval.retrieval, Loaded(model, {}, corpus.tok, corpus.ids, "", None))
+        curve = retrieval.training_curve(curve_config(config.eval.retrieval, corpus_dir),
+                                         Loaded(model, {}, corpus.tok, corpus.ids, "", None))
         masker = pipeline.Masking.from_config(config.masking, corpus.tok)
         eval_sets = {l: pipeline.eval_batches(corpus.valid[l], masker, config.eval.batch_size,
                                               config.eval.rows_per_language, config.seed, corpus.ids[l])
