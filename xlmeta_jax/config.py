@@ -69,7 +69,10 @@ def base_config() -> config_dict.ConfigDict:
         sample_lines=200_000,
         character_coverage=0.9995,
     )
-    c.masking = dict(rate=0.15, mask_prob=0.8, random_prob=0.1)
+    # random_across_languages: with per-language word tables (model.separate_embeddings), a random
+    # replacement comes from any language's table, as it would from one vocabulary over all of
+    # them (Dufter & Schuetze 2020); otherwise from the token's own language's table.
+    c.masking = dict(rate=0.15, mask_prob=0.8, random_prob=0.1, random_across_languages=False)
     c.model = dict(
         hidden=256, layers=4, heads=4, mlp=1024, max_positions=514,
         dropout=0.1, attention_dropout=0.1, layer_norm_eps=1e-5, init_std=0.02,
@@ -257,6 +260,9 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     if (m.separate_embeddings or m.language_layers) and not m.languages:
         _fail("model.languages", "is 0; model.separate_embeddings / model.language_layers route by language: "
                                  "give the number of languages of the run")
+    if config.masking.random_across_languages and not m.separate_embeddings:
+        _fail("masking.random_across_languages", "draws replacements from per-language word tables; it needs "
+                                                 "model.separate_embeddings=True")
     if m.shared_specials and not m.separate_embeddings:
         _fail("model.shared_specials", "shares rows of the per-language word tables; it needs "
                                        "model.separate_embeddings=True")

@@ -174,3 +174,24 @@ def test_deterministic_in_the_rng_seed():
     assert not np.array_equal(a["mlm_positions"], c["mlm_positions"])
     assert not np.array_equal(a["tokens"], c["tokens"])
     np.testing.assert_array_equal(tokens, _batch(b=64, seed=4)[0])  # the input is not modified in place
+
+
+def test_random_replacements_across_word_tables():
+    """random_tables=2: a replacement is an ordinary piece of table 0 or 1, id + table x stride,
+    each table about half the time; masks, targets and the rest of the row are unchanged."""
+    tokens, maskable = _batch(seed=3)
+    stride = MASK_ID + 1
+    plain = mask_tokens(np.random.default_rng(5), tokens, maskable, **KW)
+    across = mask_tokens(np.random.default_rng(5), tokens, maskable, **KW, random_tables=2, table_stride=stride)
+    for k in ("mlm_positions", "targets", "weights"):
+        np.testing.assert_array_equal(plain[k], across[k])
+    changed = across["tokens"] != plain["tokens"]  # only random replacements can differ
+    rows, cols = np.nonzero(across["tokens"] >= stride)
+    assert changed.sum() == len(rows) > 0 and (across["tokens"][~changed] == plain["tokens"][~changed]).all()
+    pieces = across["tokens"][rows, cols] % stride
+    assert ((pieces >= LOW) & (pieces < HIGH)).all() and (across["tokens"] < 2 * stride).all()
+    rows_r, cols_r = np.nonzero(across["weights"] > 0)
+    slot_tokens = across["tokens"][rows_r, across["mlm_positions"][rows_r, cols_r]]
+    random_slots = (slot_tokens != MASK_ID) & (slot_tokens != across["targets"][rows_r, cols_r])
+    other = (slot_tokens[random_slots] >= stride).sum()
+    assert _sigma_ok(int(other), int(random_slots.sum()), 0.5)

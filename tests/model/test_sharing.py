@@ -111,3 +111,15 @@ def test_model_first_piece_matches_the_tokenizer_layout():
     from xlmeta_jax.data import tokenizer
     from xlmeta_jax.model import encoder
     assert encoder.FIRST_PIECE == tokenizer.FIRST_PIECE
+
+
+def test_an_id_past_the_vocabulary_reads_the_next_language_table():
+    """masking.random_across_languages writes id + k * V for a piece of language (lang + k) mod L."""
+    model, params, _, _ = setup_model(separate_embeddings=True)
+    table = np.asarray(params["language_word_embeddings"])
+    ids = jnp.asarray([[5, V + 5, 7, V + 9]], jnp.int32)
+    for lang in (0, 1):
+        words = np.asarray(model.apply({"params": params}, ids, jnp.full((1, 4), lang, jnp.int32), method=model.words))
+        other = 1 - lang
+        np.testing.assert_array_equal(words[0], np.stack([table[lang, 5], table[other, 5], table[lang, 7],
+                                                          table[other, 9]]))

@@ -20,11 +20,14 @@ def num_predictions(seq_len: int, rate: float) -> int:
 
 def mask_tokens(rng: np.random.Generator, tokens: np.ndarray, maskable: np.ndarray, *, rate: float,
                 mask_prob: float, random_prob: float, mask_id: int, random_low: int,
-                random_high: int) -> dict[str, np.ndarray]:
+                random_high: int, random_tables: int = 1, table_stride: int = 0) -> dict[str, np.ndarray]:
     """Returns corrupted `tokens` and (mlm_positions, targets, weights) of shape [B, P].
 
     `maskable` marks ordinary tokens; random replacements are drawn from
-    [random_low, random_high) so they are never special tokens.
+    [random_low, random_high) so they are never special tokens. With `random_tables` > 1 a
+    replacement also draws which word table it comes from and adds table x `table_stride` to
+    its id (the model reads id // stride as a shift of the token's language): a random
+    token from any language, as with one vocabulary over all of them.
     """
     b, t = tokens.shape
     p = num_predictions(t, rate)
@@ -41,6 +44,8 @@ def mask_tokens(rng: np.random.Generator, tokens: np.ndarray, maskable: np.ndarr
     to_mask = weights & (action < mask_prob)
     to_random = weights & (action >= mask_prob) & (action < mask_prob + random_prob)
     random_ids = rng.integers(random_low, random_high, size=(b, p))
+    if random_tables > 1:  # drawn only then: the draws of the usual masking stay as they were
+        random_ids = random_ids + table_stride * rng.integers(0, random_tables, size=(b, p))
     replacement = np.where(to_mask, mask_id, np.where(to_random, random_ids, targets))
     corrupted = tokens.copy()
     r, c = np.nonzero(weights)  # unused slots (weight 0) must not touch the row

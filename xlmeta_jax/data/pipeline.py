@@ -93,18 +93,28 @@ class Masking:
     random_prob: float
     mask_id: int
     first_piece_id: int
+    random_tables: int = 1  # > 1: random replacements from any of this many per-language word tables
 
     @classmethod
-    def from_config(cls, cfg, tok: Tokenizer) -> "Masking":
-        return cls(cfg.rate, cfg.mask_prob, cfg.random_prob, tok.mask_id, tok.first_piece_id)
+    def from_config(cls, config, tok: Tokenizer) -> "Masking":
+        """From the run's config: `config.masking`, and `config.model` for the word tables."""
+        m = config.masking
+        return cls(m.rate, m.mask_prob, m.random_prob, tok.mask_id, tok.first_piece_id, random_tables(config))
 
     def apply(self, rng: np.random.Generator, rows: Packed) -> dict[str, np.ndarray]:
         maskable = (rows.segment_ids > 0) & (rows.tokens >= self.first_piece_id) & (rows.tokens != self.mask_id)
         out = masking.mask_tokens(rng, rows.tokens, maskable, rate=self.rate, mask_prob=self.mask_prob,
                                   random_prob=self.random_prob, mask_id=self.mask_id,
-                                  random_low=self.first_piece_id, random_high=self.mask_id)
+                                  random_low=self.first_piece_id, random_high=self.mask_id,
+                                  random_tables=self.random_tables, table_stride=self.mask_id + 1)
         out.update(positions=rows.positions, segment_ids=rows.segment_ids)
         return out
+
+
+def random_tables(config) -> int:
+    """How many word tables random replacements draw from: the model's languages with
+    config.masking.random_across_languages (per-language tables), else 1."""
+    return int(config.model.languages) if config.masking.random_across_languages else 1
 
 
 def take(packed: Packed, idx: np.ndarray) -> Packed:

@@ -453,7 +453,10 @@ class Encoder(nn.Module):
     def words(self, tokens: Array, langs: Array) -> Array:
         """Word embeddings; with separate_embeddings, from each token's language's table."""
         if self.cfg.separate_embeddings:
-            return self.language_tables()[langs, tokens]
+            # An id past the vocabulary is a token of another language's table (a random
+            # replacement with masking.random_across_languages): table (lang + id // V) mod L.
+            v, n = self.cfg.vocab_size, self.cfg.languages
+            return self.language_tables()[(langs + tokens // v) % n, tokens % v]
         return self.word_embeddings(tokens)
 
     def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:

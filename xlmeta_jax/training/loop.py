@@ -258,7 +258,7 @@ def maybe_export_hf(config, workdir: Path, step: int, at_phase_end: bool, params
 def phase_data(config, corpus: Corpus, index: int, languages: dict[str, list[str]], rows: slice) -> pipeline.PhaseData:
     """The streams of phase `index`, each a language mixture p_i ∝ n_i^alpha."""
     p = config.phases[index]
-    masker = pipeline.Masking.from_config(config.masking, corpus.tok)
+    masker = pipeline.Masking.from_config(config, corpus.tok)
     streams = {}
     for name, langs in languages.items():
         alpha = p.streams[name].alpha
@@ -407,7 +407,7 @@ def train(config, workdir: str | Path) -> dict:
         eval_fn = jax.jit(step_lib.make_eval_step(model))
         curve = retrieval.training_curve(curve_config(config.eval.retrieval, corpus_dir),
                                          Loaded(model, {}, corpus.tok, corpus.ids, "", None))
-        masker = pipeline.Masking.from_config(config.masking, corpus.tok)
+        masker = pipeline.Masking.from_config(config, corpus.tok)
         eval_sets = {l: pipeline.eval_batches(corpus.valid[l], masker, config.eval.batch_size,
                                               config.eval.rows_per_language, config.seed, corpus.ids[l])
                      for l in mono_langs}

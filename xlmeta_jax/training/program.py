@@ -68,7 +68,8 @@ class Program:
         """Shapes of every stream the phase reads, sharded as the loop will put them."""
         c = self.config
         masker = pipeline.Masking(c.masking.rate, c.masking.mask_prob, c.masking.random_prob,
-                                  mask_id=self.model.cfg.vocab_size - 1, first_piece_id=tokenizer.FIRST_PIECE)
+                                  mask_id=self.model.cfg.vocab_size - 1, first_piece_id=tokenizer.FIRST_PIECE,
+                                  random_tables=pipeline.random_tables(c))
         shapes = pipeline.batch_shapes(phase.streams, phase.batch_size, c.data.seq_len, masker, c.data.max_align)
         return jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.batch_sh), shapes)
 
