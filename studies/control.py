@@ -14,17 +14,11 @@ Report: python -m xlmeta_jax.study report --workdir=runs/study_control --docs=do
 """
 from pathlib import Path
 
+from xlmeta_jax.studies.corpus import verse_pairs, write_lines
 from xlmeta_jax.studies.spec import Arm, Study
 
 # A document per verse, as in Dufter & Schuetze's line-by-line training; chapters otherwise.
 DOCUMENTS = "verses"
-
-
-def write_lines(path: Path, lines) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
 
 
 def prepare(study_dir: Path) -> dict:
@@ -34,15 +28,12 @@ def prepare(study_dir: Path) -> dict:
     out = study_dir / "corpus"
     for split in ("train", "valid", "test"):
         if DOCUMENTS == "verses":  # the English side of the English-German pairs: every WEB verse
-            docs = [line.split("\t")[0] for line in (bible / f"parallel/en-de.{split}.tsv").read_text(
-                encoding="utf-8").splitlines()]
+            docs = [en for en, _ in verse_pairs(bible, "de", split)]
         else:
             docs = (bible / f"mono/en.{split}.txt").read_text(encoding="utf-8").splitlines()
         for lang in ("en", "fake"):
             write_lines(out / f"mono/{lang}.{split}.txt", docs)
-    verses = [line.split("\t")[0] for line in (bible / "parallel/en-de.test.tsv").read_text(
-        encoding="utf-8").splitlines()]
-    write_lines(out / "parallel/en-fake.test.tsv", [f"{v}\t{v}" for v in verses])
+    write_lines(out / "parallel/en-fake.test.tsv", [f"{en}\t{en}" for en, _ in verse_pairs(bible, "de", "test")])
     return {"corpus": str(out)}
 
 
@@ -55,7 +46,7 @@ def get_study() -> Study:
         arms={"en_fake": Arm("configs/control.py", data,
                              about="12 layers x hidden 64, 1 head, separate word tables, shared specials, "
                                    "no language vector")},
-        seeds=(0, 1, 2), eval_every=500,
+        seeds=(0, 1, 2), eval_every=250,
         evaluation=dict(pairs="{corpus}/parallel/en-{lang}.test.tsv", layer=6, max_pairs=1000,
                         mlm_files=("{corpus}/mono/en.test.txt", "{corpus}/mono/fake.test.txt")),
         unequal_tokens="")

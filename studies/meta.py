@@ -16,16 +16,10 @@ Report: python -m xlmeta_jax.study report --workdir=runs/study_meta --docs=docs/
 """
 from pathlib import Path
 
+from xlmeta_jax.studies.corpus import verse_pairs, write_lines
 from xlmeta_jax.studies.spec import Arm, Hypothesis, Study
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "ar", "ko")
-
-
-def write_lines(path: Path, lines) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
 
 
 def prepare(study_dir: Path) -> dict:
@@ -37,8 +31,7 @@ def prepare(study_dir: Path) -> dict:
     bible = build_bible_corpus()
     out = study_dir / "corpus"
     for split in ("train", "valid", "test"):
-        pairs = {lang: [line.split("\t") for line in (bible / f"parallel/en-{lang}.{split}.tsv").read_text(
-            encoding="utf-8").splitlines()] for lang in LANGUAGES[1:]}
+        pairs = {lang: verse_pairs(bible, lang, split) for lang in LANGUAGES[1:]}
         write_lines(out / f"mono/en.{split}.txt", [en for en, _ in pairs["de"]])
         for lang, rows in pairs.items():
             write_lines(out / f"mono/{lang}.{split}.txt", [x for _, x in rows])

@@ -147,3 +147,11 @@ def test_a_report_before_any_run_lists_them_all_as_missing(make, tmp_path):
     md = written[0].read_text()
     assert "Missing runs: a/seed0 (not started; not evaluated)" in md
     assert "| a beats b on retrieval/avg (higher is better) | retrieval/avg | 0 | – | – | **inconclusive** |" in md
+
+
+def test_prepare_helpers_write_whole_files_and_read_verse_pairs(tmp_path):
+    from xlmeta_jax.studies import corpus
+
+    corpus.write_lines(tmp_path / "parallel" / "en-de.test.tsv", ["In the beginning\tIm Anfang", "Amen\tAmen"])
+    assert corpus.verse_pairs(tmp_path, "de", "test") == [("In the beginning", "Im Anfang"), ("Amen", "Amen")]
+    assert [p.name for p in (tmp_path / "parallel").iterdir()] == ["en-de.test.tsv"]  # no temporary left
