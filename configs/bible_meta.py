@@ -13,7 +13,7 @@ Sizes: `:meta` / `:joint` (the study), `:smoke_meta` / `:smoke_joint` (tests).
 from xlmeta_jax.config import base_config, config_arg, phase
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "ar", "ko")
-STUDY = dict(hidden=64, layers=12, heads=1, mlp=256, vocab=8000, seq=128, batch=64, meta=1000, xling=3000)
+STUDY = dict(hidden=64, layers=12, heads=1, mlp=256, vocab=8000, seq=128, batch=64, meta=750, xling=2250)
 SMOKE = dict(hidden=32, layers=2, heads=2, mlp=64, vocab=2000, seq=64, batch=8, meta=6, xling=6)
 
 

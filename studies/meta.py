@@ -47,9 +47,9 @@ def get_study() -> Study:
         about="XLM meta-pretraining (Chi et al. 2021): does an English-only phase before the multilingual one "
               "improve held-out English MLM, cross-lingual retrieval and zero-shot POS at equal tokens?",
         arms={"meta": Arm("configs/bible_meta.py:meta", {"data.corpus_dir": "{corpus}"},
-                          about="1,000 steps English MLM, then 3,000 multilingual"),
+                          about="750 steps English MLM, then 2,250 multilingual"),
               "joint": Arm("configs/bible_meta.py:joint", {"data.corpus_dir": "{corpus}"},
-                           about="4,000 steps multilingual MLM")},
+                           about="3,000 steps multilingual MLM")},
         seeds=(0, 1, 2), eval_every=500,
         evaluation=dict(pairs="{corpus}/heldout/en-{lang}.test.tsv", layer=6, max_pairs=1000,
                         mlm_files=tuple(f"{{corpus}}/mono/{lang}.test.txt" for lang in LANGUAGES),
