@@ -241,6 +241,27 @@ def test_export_errors_name_the_path_and_the_fix(run, tmp_path):
     assert (out / "model.safetensors").read_bytes() == before
 
 
+def test_overwrite_never_removes_the_run_or_a_folder_that_is_not_an_export(run, tmp_path):
+    workdir, out, params, cfg, _ = run
+    before = sorted(p.name for p in workdir.iterdir())
+    for target in (workdir, workdir.parent):  # the run itself, and a folder holding it
+        r = run_cli(f"--workdir={workdir}", f"--out={target}", "--overwrite")
+        assert r.returncode == 2 and "would replace the run" in r.stderr and "Traceback" not in r.stderr
+        assert sorted(p.name for p in workdir.iterdir()) == before
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    (other / "results.csv").write_text("keep me")
+    with pytest.raises(hf.InteropError, match=r"replaces only a previous export.*results.csv"):
+        hf.save_hf(other, params, cfg, workdir / "tokenizer" / tokenizer_lib.MODEL_FILE, overwrite=True)
+    assert (other / "results.csv").read_text() == "keep me"
+    inside = workdir / "hf_export"  # below the run folder is fine
+    r = run_cli(f"--workdir={workdir}", f"--out={inside}")
+    assert r.returncode == 0, r.stderr
+    r = run_cli(f"--workdir={workdir}", f"--out={inside}", "--overwrite")
+    assert r.returncode == 0 and sorted(p.name for p in workdir.iterdir()) == sorted([*before, "hf_export"])
+
+
 def test_params_for_run_names_the_config_key_that_differs(run):
     _, out, params, cfg, _ = run
     loaded, spm_path = hf.params_for_run(out, cfg)

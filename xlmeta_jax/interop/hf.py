@@ -44,6 +44,10 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 SPM_FILE = tokenizer_lib.MODEL_FILE  # "sentencepiece.bpe.model"
+# What an export folder holds (save_hf writes them; `evaluate --hf` adds eval.json): --overwrite
+# replaces only a folder of these, never a run folder or any other folder.
+EXPORT_FILES = frozenset({CONFIG_FILE, WEIGHTS_FILE, SPM_FILE, "tokenizer_config.json", "special_tokens_map.json",
+                          "eval.json"})
 
 # ModelConfig fields that are part of the XLM-R architecture (all map onto config.json).
 XLMR_MODEL_FIELDS = ("vocab_size", "hidden", "layers", "heads", "mlp", "max_positions", "dropout",
@@ -145,7 +149,8 @@ def _as_model_config(model_cfg: ModelConfig | Mapping[str, Any], *, drop_extra: 
         values = dataclasses.asdict(model_cfg)
     else:
         values = dict(model_cfg)
-    inert = () if values.get("prompt_pool") else ("prompt_length", "prompt_top_k")  # details of an off switch
+    inert = (() if values.get("prompt_pool") else ("prompt_length", "prompt_top_k")) + \
+        (() if values.get("languages") else ("language_vector",))  # details of an off switch
     extra = {k: v for k, v in values.items() if k not in XLMR_MODEL_FIELDS + EXECUTION_FIELDS + inert
              and v not in (None, False, 0, "", [], {}, ())}
     if extra and not drop_extra:
@@ -448,9 +453,14 @@ def save_hf(out_dir: str | Path, params: Mapping, model_cfg: ModelConfig | Mappi
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not out_dir.is_dir():
         raise InteropError(f"{out_dir}: exists and is not a folder; choose another --out")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InteropError(f"{out_dir}: exists and is not empty; choose another --out, remove it, "
-                           f"or pass --overwrite (overwrite=True) to replace it")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise InteropError(f"{out_dir}: exists and is not empty; choose another --out, remove it, "
+                               f"or pass --overwrite (overwrite=True) to replace it")
+        others = sorted(p.name for p in out_dir.iterdir() if p.name not in EXPORT_FILES or not p.is_file())
+        if others:
+            raise InteropError(f"{out_dir}: --overwrite replaces only a previous export, and this folder also "
+                               f"holds {others[:5]}; choose another --out (nothing was removed)")
     params, model_cfg = as_plain_xlmr(params, model_cfg)
     cfg = _as_model_config(model_cfg, drop_extra=drop_extra)
     state = to_hf_state_dict(params, cfg, drop_extra=drop_extra)

@@ -116,6 +116,10 @@ def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, dr
     if not workdir.is_dir():
         raise hf.InteropError(f"{workdir}: no such run folder; pass the --workdir of a training run "
                            f"(it holds config.json, tokenizer/, checkpoints/)")
+    out = Path(out).absolute()
+    if workdir == out or workdir.is_relative_to(out):
+        raise hf.InteropError(f"--out={out}: is the run folder {workdir} or holds it; an export there would "
+                           f"replace the run; choose a folder outside it or below it (e.g. {workdir / 'hf'})")
     ckpt_dir = workdir / "checkpoints"
     spm_path = workdir / "tokenizer" / hf.SPM_FILE
     if not ckpt_dir.is_dir():
