@@ -126,6 +126,27 @@ def test_workdir_not_writable(tiny_corpus, tmp_path):
         loop.train(smoke_config(tiny_corpus), blocker / "w")
 
 
+def test_a_second_training_in_a_running_workdir_is_refused(tiny_corpus, tmp_path):
+    """The lock is the OS's (fcntl): held by another process, it names that process; released
+    when the process ends, even by SIGKILL (no stale lock)."""
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+                               "from xlmeta_jax.training import lock\n"
+                               "with lock.training(Path(sys.argv[1])):\n    print('held', flush=True)\n"
+                               "    time.sleep(60)", str(tmp_path / "w")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(config_lib.UserError, match=rf"another training \(pid {holder.pid}\) is running"):
+            loop.train(smoke_config(tiny_corpus), tmp_path / "w")
+        assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [".train.lock"]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    c = smoke_config(tiny_corpus)
+    c.phases[0].steps, c.phases[1].steps = 1, 1
+    loop.train(c, tmp_path / "w")  # the killed holder left no stale lock
+    assert (tmp_path / "w" / "final.json").is_file()
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_corpus, tmp_path_factory):
     """A short finished run whose workdir the tests below copy and damage."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import shlex
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from xlmeta_jax.studies import plan as plan_lib
+from xlmeta_jax.training import lock
 from xlmeta_jax.studies.plan import EVAL_DIR, TIMES_FILE, Plan, Run
 from xlmeta_jax.studies.spec import StudyError
 
@@ -54,17 +54,8 @@ def locked(folder: Path) -> Iterator[bool]:
     if os.environ.get(LOCK_HELD_ENV) == str(folder.absolute()):
         yield True
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with lock.held(folder / LOCK_FILE) as holder:
+        yield holder is None
 
 
 def finished(run: Run) -> bool:

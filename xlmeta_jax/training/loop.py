@@ -8,6 +8,7 @@ evaluation) are small objects and functions the loop calls.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -32,7 +33,7 @@ from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import ModelConfig
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import sharding
-from xlmeta_jax.training import program
+from xlmeta_jax.training import lock, program
 from xlmeta_jax.training import step as step_lib
 from xlmeta_jax.training import transfer
 from xlmeta_jax.training.checkpoint import Checkpointer
@@ -362,8 +363,13 @@ def check_finite(metrics: dict, step: int, phase: str, policy: str, last_checkpo
 
 
 def train(config, workdir: str | Path) -> dict:
-    """Runs (or resumes) all phases; returns per-phase facts (steps run, step traces)."""
-    workdir = Path(workdir)
+    """Runs (or resumes) all phases; returns per-phase facts (steps run, step traces). One
+    training at a time per run folder: a second one is refused (training/lock.py)."""
+    with contextlib.ExitStack() as held:
+        return run_phases(config, Path(workdir), held)
+
+
+def run_phases(config, workdir: Path, held: contextlib.ExitStack) -> dict:
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
     corpus_dir = corpus_path(config.data) if needs_corpus_folder(config) else None
     langs_by_phase = stream_languages(config, corpus_dir)
@@ -371,6 +377,7 @@ def train(config, workdir: str | Path) -> dict:
     texts = read_corpus(config, corpus_dir, mono_langs, sorted({l for p in langs_by_phase for l in p.get("parallel", [])}))
     if jax.process_index() == 0:
         ensure_writable(workdir)
+        held.enter_context(lock.training(workdir))  # before anything is written into it
     source = transfer_source(config)
     corpus = prepare_corpus(config, workdir, texts, source and source.tok)
     if config.model.languages and config.model.languages < len(corpus.ids):
