@@ -34,6 +34,11 @@ def cli(*args, cwd=ROOT):
     (lambda c: setattr(c.optimizer, "schedule", "step"), "optimizer.schedule"),
     (lambda c: setattr(c.mesh, "tensor", 3), "config.mesh"),
     (lambda c: setattr(c.phases[0].streams.mono, "languages", []), "phases[0].streams.mono.languages"),
+    (lambda c: setattr(c, "log_every", 0), "log_every"),  # was a ZeroDivisionError after compiling
+    (lambda c: setattr(c.eval, "every", 0), "eval.every"),
+    (lambda c: setattr(c.checkpoint, "every", -2), "checkpoint.every"),
+    (lambda c: setattr(c.optimizer, "learning_rate", -1e-3), "optimizer.learning_rate"),  # trained, loss climbing
+    (lambda c: setattr(c.optimizer, "learning_rate", float("nan")), "optimizer.learning_rate"),
 ])
 def test_config_errors_name_the_key(tiny_corpus, mutate, key):
     c = smoke_config(tiny_corpus)
@@ -206,3 +211,10 @@ def test_nonfinite_loss_stops_naming_step_and_phase_or_skips(tiny_corpus, tmp_pa
     final = (tmp_path / "skip" / "final.json").read_text()
     assert '"step": 24' in final
     assert saved == list(range(1, len(saved) + 1))  # nothing saved at or after the bad step
+
+
+def test_nonfinite_message_says_in_words_when_no_checkpoint_exists():
+    with pytest.raises(loop.NonFiniteError, match="no checkpoint was saved before it: a rerun starts from step 0"):
+        loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", None)
+    with pytest.raises(loop.NonFiniteError, match="the restart point is checkpoint 2"):
+        loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", 2)

@@ -305,6 +305,14 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         _fail("model.dropout_rng", f"{m.dropout_rng!r}; allowed: 'hash', 'threefry'")
     if m.remat not in ("none", "dots", "full"):
         _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
+    for key, value in (("log_every", config.log_every), ("eval.every", config.eval.every),
+                       ("checkpoint.every", config.checkpoint.every)):
+        if not isinstance(value, int) or value < 1:
+            _fail(key, f"{value!r}; give a positive number of steps (a value past the last step means only at "
+                       f"the end)")
+    lr = config.optimizer.learning_rate
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        _fail("optimizer.learning_rate", f"{lr!r}; give a positive finite number (e.g. 5e-4)")
     if config.optimizer.accumulate < 1:
         _fail("optimizer.accumulate", f"{config.optimizer.accumulate}; give 1 (off) or more micro-batches")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):

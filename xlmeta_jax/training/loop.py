@@ -357,9 +357,15 @@ def check_finite(metrics: dict, step: int, phase: str, policy: str, last_checkpo
         return False
     raise NonFiniteError(
         f"step {step} (phase {phase!r}): loss {float(metrics['loss'])}, gradient norm "
-        f"{float(metrics['grad_norm'])} is not finite; nothing was saved after it, the restart point is "
-        f"checkpoint {last_checkpoint}. Lower config.optimizer.learning_rate, or set "
+        f"{float(metrics['grad_norm'])} is not finite; nothing was saved after it, "
+        f"{restart_point(last_checkpoint)}. Lower config.optimizer.learning_rate, or set "
         f"config.nonfinite='skip' to skip such batches")
+
+
+def restart_point(last_checkpoint: int | None) -> str:
+    if last_checkpoint is None:
+        return "and no checkpoint was saved before it: a rerun starts from step 0"
+    return f"the restart point is checkpoint {last_checkpoint}"
 
 
 def train(config, workdir: str | Path) -> dict:
