@@ -1,6 +1,7 @@
 """Each mistake a user can make gives one clear message naming the key or file,
 a non-zero exit from the CLI, and leaves what was already written intact."""
 import copy
+import re
 import os
 import shutil
 import subprocess
@@ -218,3 +219,21 @@ def test_nonfinite_message_says_in_words_when_no_checkpoint_exists():
         loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", None)
     with pytest.raises(loop.NonFiniteError, match="the restart point is checkpoint 2"):
         loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", 2)
+
+
+@pytest.mark.parametrize("config, source, message", [
+    ("missing.py", None, r"--config=.*missing.py:smoke: no such file"),
+    ("syntax.py", "def get_config(:\n", r"syntax.py, line 1: syntax error"),
+    ("raises.py", "def get_config(arg=None):\n    raise KeyError('sequence')\n",
+     r"raises.py, line 2 raised KeyError: 'sequence'"),
+    ("configs/demo.py", None, r"config.phases.5: unknown config key .*indices 0..1"),
+])
+def test_config_file_mistakes_exit_2_naming_file_and_line(tmp_path, config, source, message):
+    path = ROOT / config if config.startswith("configs/") else tmp_path / config
+    if source:
+        path.write_text(source)
+    extra = ["--config.phases[5].steps=3"] if config.startswith("configs/") else []
+    r = cli(f"--config={path}:smoke", f"--workdir={tmp_path / 'w'}", *extra)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and re.search(message, r.stderr), r.stderr
+    assert not (tmp_path / "w").exists()

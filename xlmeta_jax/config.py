@@ -12,6 +12,8 @@ import json
 import math
 import re
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
 from ml_collections import config_dict
@@ -428,27 +430,46 @@ def unknown_override(config: config_dict.ConfigDict, overrides: list[str]) -> st
     return None
 
 
+def load_config_file(spec: str) -> config_dict.ConfigDict:
+    """The config of `--config=FILE[:ARG]`, loaded afresh; a missing file, a syntax error or an
+    exception inside the file becomes a ConfigError naming the file and line."""
+    path, _, arg = spec.partition(":")
+    if not Path(path).is_file():
+        raise ConfigError(f"--config={spec}: no such file {path!r}; give a config file such as "
+                          f"configs/demo.py:smoke")
+    try:
+        module_spec = importlib.util.spec_from_file_location("_plan_config", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        return module.get_config(arg) if arg else module.get_config()
+    except SyntaxError as e:
+        raise ConfigError(f"--config={spec}: {path}, line {e.lineno}: syntax error ({e.msg}); fix the file") from None
+    except Exception as e:  # noqa: BLE001 - whatever the file raises is the file's to fix
+        lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if Path(f.filename) == Path(path).absolute()
+                 or f.filename == path]
+        where = f"{path}, line {lines[-1]}" if lines else path
+        raise ConfigError(f"--config={spec}: {where} raised {type(e).__name__}: {e}") from None
+
+
 def explain_flag_error(argv: list[str], error: Exception) -> str:
-    """The message for a failed flag parse: an unknown `--config.a.b=v` key names its path and
-    the keys that do exist (ml_collections' own message names only the last part).
+    """The message for a failed flag parse: the config file's own mistake (missing, syntax,
+    an exception inside it) with file and line, or an unknown `--config.a.b=v` key with its
+    path and the keys that do exist (ml_collections' own message names only the last part).
 
     The config file is loaded afresh: after a failed parse, absl's config flag keeps the bad
     override and fails the same way on every re-parse.
     """
     overrides = [a for a in argv[1:] if a.startswith("--config.")]
     files = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")]
-    if not overrides or not files:
-        text = str(error)  # ml_collections embeds the config file's traceback: keep its last line
-        return text if "Traceback" not in text else f"--config: {text.strip().splitlines()[-1]}"
-    path, _, arg = files[-1].partition(":")
+    text = str(error)  # ml_collections embeds the config file's traceback: keep its last line
+    last_line = text if "Traceback" not in text else f"--config: {text.strip().splitlines()[-1]}"
+    if not files:
+        return last_line
     try:
-        spec = importlib.util.spec_from_file_location("_plan_config", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        config = module.get_config(arg) if arg else module.get_config()
-    except Exception as e:  # the config file itself is broken: its own message says why
-        return f"--config={files[-1]}: {e}"
-    return unknown_override(config, overrides) or str(error)
+        config = load_config_file(files[-1])
+    except ConfigError as e:
+        return str(e)
+    return unknown_override(config, overrides) or last_line
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -457,7 +478,14 @@ def parse_flags(argv: list[str]) -> list[str]:
     from absl import flags  # only the command-line entry points need absl
 
     try:
+        for spec in (a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")):
+            if not Path(spec.partition(":")[0]).is_file():  # ml_collections would fail only at first use
+                raise ConfigError(f"--config={spec}: no such file {spec.partition(':')[0]!r}; give a config "
+                                  f"file such as configs/demo.py:smoke")
         return flags.FLAGS(argv)
-    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as e:  # noqa: BLE001 - parsing runs the config file: any failure is the user's to fix
         print(f"error: {explain_flag_error(argv, e)}", file=sys.stderr)
         sys.exit(2)
