@@ -35,6 +35,7 @@ def cli(*args, cwd=ROOT):
     (lambda c: setattr(c.optimizer, "schedule", "step"), "optimizer.schedule"),
     (lambda c: setattr(c.mesh, "tensor", 3), "config.mesh"),
     (lambda c: setattr(c.phases[0].streams.mono, "languages", []), "phases[0].streams.mono.languages"),
+    (lambda c: setattr(c.tokenizer, "vocab_size", 2), "tokenizer.vocab_size"),  # was SentencePiece's C++ error
     (lambda c: setattr(c, "log_every", 0), "log_every"),  # was a ZeroDivisionError after compiling
     (lambda c: setattr(c.eval, "every", 0), "eval.every"),
     (lambda c: setattr(c.checkpoint, "every", -2), "checkpoint.every"),
@@ -237,3 +238,11 @@ def test_config_file_mistakes_exit_2_naming_file_and_line(tmp_path, config, sour
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and re.search(message, r.stderr), r.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_a_truncated_tokenizer_is_named(trained, tmp_path):
+    c, workdir = copy_run(trained, tmp_path)
+    model = workdir / "tokenizer" / "sentencepiece.bpe.model"
+    model.write_bytes(model.read_bytes()[:100])
+    with pytest.raises(config_lib.ConfigError, match=r"sentencepiece.bpe.model: not a readable SentencePiece model"):
+        loop.train(c, workdir)

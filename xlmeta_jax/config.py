@@ -312,6 +312,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         if not isinstance(value, int) or value < 1:
             _fail(key, f"{value!r}; give a positive number of steps (a value past the last step means only at "
                        f"the end)")
+    if config.tokenizer.vocab_size < 16:  # SentencePiece fails inside C++ below its own minimum
+        _fail("tokenizer.vocab_size", f"{config.tokenizer.vocab_size}; give at least 16 pieces (XLM-R uses 250,000)")
     lr = config.optimizer.learning_rate
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         _fail("optimizer.learning_rate", f"{lr!r}; give a positive finite number (e.g. 5e-4)")

@@ -72,7 +72,12 @@ def load(directory: str | Path) -> Tokenizer:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no tokenizer model; train one by running the train command")
     blob = path.read_bytes()
-    sp = spm.SentencePieceProcessor(model_proto=blob)
+    try:
+        sp = spm.SentencePieceProcessor(model_proto=blob)
+    except Exception as e:  # noqa: BLE001 - sentencepiece raises bare RuntimeError/OSError from C++
+        raise ConfigError(f"{path}: not a readable SentencePiece model ({str(e).strip().splitlines()[-1]}); the file "
+                          f"is damaged or truncated: restore it from a copy of the run, or train a new tokenizer "
+                          f"in a new --workdir") from None
     return Tokenizer(sp=sp, sha256=hashlib.sha256(blob).hexdigest())
 
 
