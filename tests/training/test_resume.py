@@ -72,6 +72,21 @@ def test_sigkill_anywhere_resumes_bit_exactly(tiny_corpus, uninterrupted, tmp_pa
     assert losses(tmp_path) == losses(uninterrupted)
 
 
+def test_sigterm_during_start_up_exits_75_with_a_message(tiny_corpus, tmp_path):
+    """Tokenizer and data preparation happen before the training loop's handler: a signal
+    there stops at once (nothing to save) with the preemption code, not Python's 143."""
+    proc = subprocess.Popen(cli_args(tiny_corpus, tmp_path, "--config.tokenizer.sample_lines=300000"), cwd=ROOT,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (tmp_path / ".train.lock").exists():  # start-up has begun
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == EXIT_PREEMPTED, stderr[-2000:]
+    assert "stopped by SIGTERM before training started (nothing to save)" in stderr
+    assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
+
+
 def test_sigterm_saves_at_the_next_step_and_exits_75(tiny_corpus, uninterrupted, tmp_path):
     proc = subprocess.Popen(cli_args(tiny_corpus, tmp_path), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -38,7 +38,7 @@ from xlmeta_jax.training import step as step_lib
 from xlmeta_jax.training import transfer
 from xlmeta_jax.training.checkpoint import Checkpointer
 from xlmeta_jax.training.metrics import MetricsWriter
-from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill
+from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill, stop_at_once
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +376,8 @@ def train(config, workdir: str | Path) -> dict:
 
 
 def run_phases(config, workdir: Path, held: contextlib.ExitStack) -> dict:
+    startup = held.enter_context(contextlib.ExitStack())  # closed when the training loop's handler takes over
+    startup.enter_context(stop_at_once())
     config_lib.validate(config, registry.streams_by_objective(), jax.device_count())
     corpus_dir = corpus_path(config.data) if needs_corpus_folder(config) else None
     langs_by_phase = stream_languages(config, corpus_dir)
@@ -397,6 +399,7 @@ def run_phases(config, workdir: Path, held: contextlib.ExitStack) -> dict:
     ends = [s + int(p.steps) for s, p in zip(starts, config.phases)]
     ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
 
+    startup.close()
     with prog.context(), PreemptionHandler(config.checkpoint.preemption_sync_every) as preemption:
         state, global_step, position = restore_or_create(ckpt, prog, config, corpus.tok.sha256, workdir)
         if global_step == 0 and config.init.from_hf:  # a checkpoint, once there is one, wins

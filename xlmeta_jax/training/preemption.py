@@ -7,8 +7,11 @@ second signal means the user or the scheduler will not wait: exit at once
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
+from typing import Iterator
 
 import jax
 import numpy as np
@@ -18,10 +21,32 @@ EXIT_PREEMPTED = 75  # EX_TEMPFAIL: rerun the same command to continue
 
 
 class Preempted(Exception):
-    def __init__(self, step: int, phase: str, signum: int):
-        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step} (phase {phase!r}); "
-                         f"checkpoint saved; rerun the same command to continue")
+    def __init__(self, step: int | None, phase: str, signum: int):
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name} before training started (nothing to save); rerun the same command "
+                         f"to continue" if step is None else
+                         f"stopped by {name} after step {step} (phase {phase!r}); checkpoint saved; rerun the "
+                         f"same command to continue")
         self.step = step
+
+
+@contextlib.contextmanager
+def stop_at_once() -> Iterator[None]:
+    """Until the training loop's PreemptionHandler takes over (tokenizer, data, compile): a
+    signal stops the run at once with the preemption exit code; there is nothing to save yet."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live there
+        yield
+        return
+
+    def handle(signum, frame) -> None:
+        raise Preempted(None, "", signum)
+
+    previous = {s: signal.signal(s, handle) for s in PreemptionHandler.SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class PreemptionHandler:
