@@ -41,3 +41,13 @@ def test_dictionary_file_skips_invalid_utf8_and_folds_case(tmp_path):
     path = tmp_path / "en-de.txt"
     path.write_bytes("Password\tPasswort\nfield\tFeld\n".encode() + b"bad\t\xff\xfe\n" + "field\tAcker\n".encode())
     assert align.read_dictionary(path) == {"password": {"passwort"}, "field": {"feld", "acker"}}
+
+
+def test_dictionary_lines_that_are_not_two_columns_are_skipped_and_counted(tmp_path, caplog):
+    from xlmeta_jax.data.align import read_dictionary
+
+    path = tmp_path / "en-de.txt"
+    path.write_text("# FreeDict en-de\nhouse\tHaus\ncat\tKatze\tnoun\ndog\n\tleer\nbook\tBuch\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert read_dictionary(path) == {"house": {"haus"}, "book": {"buch"}}
+    assert "skipped 4 line(s) that are not 'english<TAB>foreign'" in caplog.text

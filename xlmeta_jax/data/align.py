@@ -9,6 +9,7 @@ represented by its first sub-word piece: the piece holding its first byte.
 """
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import defaultdict
@@ -18,6 +19,7 @@ import numpy as np
 
 from xlmeta_jax.data.sources import DataError, read_lines
 
+log = logging.getLogger(__name__)
 WORD = re.compile(r"\w+")
 UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "HANGUL SYLLABLE")
 
@@ -36,10 +38,16 @@ def read_dictionary(path: str | Path) -> dict[str, set[str]]:
         raise DataError(f"{path}: dictionary not found; give config.objectives.tok_contrast.dictionary as a "
                         f"path with {{lang}} (e.g. /data/en-{{lang}}.txt) or '' to use single-word corpus pairs")
     out: dict[str, set[str]] = defaultdict(set)
+    skipped = 0
     for line in read_lines(path):
-        en, _, x = line.partition("\t")
-        if en.strip() and x.strip():
-            out[fold(en.strip())].add(fold(x.strip()))
+        fields = [f.strip() for f in line.split("\t")]
+        if line.startswith("#") or len(fields) != 2 or not all(fields):  # comments, other column counts
+            skipped += 1
+            continue
+        out[fold(fields[0])].add(fold(fields[1]))
+    if skipped:
+        log.warning("%s: skipped %d line(s) that are not 'english<TAB>foreign' (comments, missing or extra "
+                    "columns)", path, skipped)
     if not out:
         raise DataError(f"{path}: no 'english<TAB>foreign' line")
     return dict(out)
