@@ -246,3 +246,52 @@ def test_a_truncated_tokenizer_is_named(trained, tmp_path):
     model.write_bytes(model.read_bytes()[:100])
     with pytest.raises(config_lib.ConfigError, match=r"sentencepiece.bpe.model: not a readable SentencePiece model"):
         loop.train(c, workdir)
+
+
+def test_state_that_decodes_but_differs_from_its_checksum_is_set_aside(trained, tmp_path, caplog):
+    """Same-size corruption that decodes (here: checkpoint 2's state bytes under checkpoint 4's
+    name) restored silently before the checksum; now it is set aside and 2 is the restart point."""
+    c, workdir = copy_run(trained, tmp_path)
+    ckpts = workdir / "checkpoints"
+    shutil.rmtree(ckpts / "4" / "state")
+    shutil.copytree(ckpts / "2" / "state", ckpts / "4" / "state")
+    c.phases[1].steps = 4
+    summary = loop.train(c, workdir)
+    assert "differ from the checksum" in caplog.text and (ckpts / "4.unreadable").is_dir()
+    assert summary["xling"]["end_step"] == 6
+
+
+def test_unreachable_checkpoint_files_stop_the_run_and_rename_nothing(trained, tmp_path, monkeypatch):
+    """A data folder that is not there (a storage mount not up yet) is not corruption: retried,
+    then exit 2 naming the path; every checkpoint keeps its name, nothing restarts from 0."""
+    from xlmeta_jax.training import checkpoint
+
+    sleeps = []
+    monkeypatch.setattr(checkpoint.time, "sleep", sleeps.append)
+    c, workdir = copy_run(trained, tmp_path)
+    ckpts = workdir / "checkpoints"
+    before = sorted(p.name for p in ckpts.iterdir())
+    (ckpts / "4" / "state" / "d").rename(tmp_path / "away")
+    with pytest.raises(checkpoint.CheckpointError, match=r"checkpoints/4: cannot be read .*missing or empty.*"
+                                                         r"nothing was renamed"):
+        loop.train(c, workdir)
+    assert sorted(p.name for p in ckpts.iterdir()) == before and sleeps == [1, 2, 4]
+    (tmp_path / "away").rename(ckpts / "4" / "state" / "d")  # the mount is back: the run resumes at 4
+    c.phases[1].steps = 4
+    assert loop.train(c, workdir)["xling"]["end_step"] == 6
+
+
+def test_no_restorable_checkpoint_refuses_step_0_unless_asked(trained, tmp_path):
+    from xlmeta_jax.training import checkpoint
+
+    c, workdir = copy_run(trained, tmp_path)
+    for step in ("2", "4"):
+        for f in (workdir / "checkpoints" / step / "state" / "d").iterdir():
+            f.write_bytes(f.read_bytes()[:7])
+    with pytest.raises(checkpoint.CheckpointError, match=r"none can be restored \(2.unreadable, 4.unreadable.*"
+                                                         r"start_fresh=True"):
+        loop.train(c, workdir)
+    with pytest.raises(checkpoint.CheckpointError, match="none can be restored"):
+        loop.train(c, workdir)  # a rerun does not start from 0 silently either
+    c.checkpoint.start_fresh = True
+    assert loop.train(c, workdir)["xling"]["end_step"] == 4

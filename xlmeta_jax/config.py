@@ -141,7 +141,8 @@ def base_config() -> config_dict.ConfigDict:
     c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
     # preemption_sync_every: with several processes, how often (steps) they agree whether any got
     # SIGTERM/SIGINT, so that all save the same step together (a collective on the host).
-    c.checkpoint = dict(every=200, keep=3, preemption_sync_every=10)
+    # start_fresh: start from step 0 although the workdir holds only corrupt (set-aside) checkpoints.
+    c.checkpoint = dict(every=200, keep=3, preemption_sync_every=10, start_fresh=False)
     c.mesh = dict(data=-1, fsdp=1, tensor=1)
     # The only place a mesh axis is named: logical axis -> mesh axis (None = replicated).
     # One table serves every preset of MESH_PRESETS: an axis of size 1 shards nothing.

@@ -11,16 +11,21 @@ The last `keep` checkpoints and every phase-end checkpoint are kept.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Callable
 
 import grain
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
+from xlmeta_jax.config import UserError
 from xlmeta_jax.data import tokenizer
 from xlmeta_jax.interop import hf
 
@@ -38,6 +43,38 @@ class DataPosition:
         return self.state
 
 
+class CheckpointError(UserError):
+    """A checkpoint problem the user must resolve (storage unreachable, nothing restorable)."""
+
+
+def tree_sha256(tree) -> str:
+    """sha256 of every byte of a (possibly sharded) pytree in leaf order, gathered to the host
+    (a collective when there are several processes)."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        host = multihost_utils.process_allgather(leaf, tiled=True) if jax.process_count() > 1 else jax.device_get(leaf)
+        digest.update(np.ascontiguousarray(host).tobytes())
+    return digest.hexdigest()
+
+
+def unreachable(path: Path) -> str | None:
+    """Why the OS cannot read checkpoint folder `path` now (missing, an absent or empty data
+    folder, a file that does not open), or None when every file reads: then a failed restore
+    means the bytes themselves are bad."""
+    state = path / "state"
+    try:
+        if not (state / "d").is_dir() or not any((state / "d").iterdir()):
+            return f"{state / 'd'} is missing or empty"
+        for f in (p for p in path.rglob("*") if p.is_file()):
+            with open(f, "rb") as handle:
+                handle.read(1)
+    except OSError as e:
+        return f"{e.filename or path}: {e.strerror}"
+    return None
+
+
 class Checkpointer:
     def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int]):
         self.directory = Path(directory).absolute()
@@ -50,29 +87,56 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def restore_latest(self, abstract_state, check_meta: Callable[[int, dict], None]):
+    def restore_latest(self, abstract_state, check_meta: Callable[[int, dict], None], *, start_fresh: bool = False,
+                       retries: int = 3):
         """(state, meta, step, data position) of the newest checkpoint that reads back, or None
         if there is none.
 
         `check_meta` raises on a user mistake (another model or tokenizer), which must stop
-        the run; an unreadable (truncated, corrupted) checkpoint is moved aside to
-        `N.unreadable` with a warning and the next older one is tried.
+        the run. A checkpoint whose files the OS cannot reach (a storage mount not there yet,
+        a missing data folder) is retried, then the run stops naming it, renaming nothing. A
+        checkpoint whose files read but do not decode, or whose state differs from the
+        checksum saved with it, is corrupt: moved aside to `N.unreadable` with a warning, and
+        the next older one is tried. With no readable checkpoint left but set-aside ones, the
+        run refuses to start from step 0 unless `start_fresh`.
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
-            try:
-                meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-            except Exception as e:  # noqa: BLE001 (any read failure means: unusable)
-                self._set_aside(step, e)
-                continue
-            check_meta(step, meta)
-            try:
-                state, _ = self.restore(step, abstract_state)
-                data = self.data_position(step)
-            except Exception as e:  # noqa: BLE001
-                self._set_aside(step, e)
-                continue
-            return state, meta, step, data
+            for attempt in range(retries + 1):
+                try:
+                    restored = self._restore_checked(step, abstract_state, check_meta)
+                    break
+                except UserError:  # another model or tokenizer: the user's to fix, not corruption
+                    raise
+                except Exception as e:  # noqa: BLE001 (I/O or decoding: told apart below)
+                    reason = unreachable(self.directory / str(step))
+                    if reason is None:
+                        restored = None
+                        self._set_aside(step, e)
+                        break
+                    if attempt == retries:
+                        raise CheckpointError(
+                            f"{self.directory / str(step)}: cannot be read ({reason}) after {retries + 1} tries; "
+                            f"nothing was renamed or deleted. Make the storage reachable and rerun the same "
+                            f"command") from None
+                    log.warning("checkpoint %s: cannot be read (%s); retrying in %d s", step, reason, 2 ** attempt)
+                    time.sleep(2 ** attempt)
+            if restored is not None:
+                return restored
+        aside = sorted(p.name for p in self.directory.glob("*.unreadable")) if self.directory.is_dir() else []
+        if aside and not start_fresh:
+            raise CheckpointError(f"{self.directory}: holds checkpoints but none can be restored ({', '.join(aside)} "
+                                  f"are corrupt); to start from step 0 on purpose, pass "
+                                  f"--config.checkpoint.start_fresh=True (the set-aside folders are kept)")
         return None
+
+    def _restore_checked(self, step: int, abstract_state, check_meta: Callable[[int, dict], None]):
+        meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        check_meta(step, meta)
+        state, _ = self.restore(step, abstract_state)
+        saved = meta.get("state_sha256")  # absent in checkpoints written before it was stored
+        if saved is not None and tree_sha256(state) != saved:
+            raise ValueError("the restored state's bytes differ from the checksum saved with it")
+        return state, meta, step, self.data_position(step)
 
     def _set_aside(self, step: int, error: Exception) -> None:
         path = self.directory / str(step)
@@ -84,7 +148,9 @@ class Checkpointer:
 
     def save(self, step: int, state, meta: dict, data: dict) -> None:
         """`data`: this process's data position (JSON-able), taken now: the iterator moves on
-        while the state is written in the background."""
+        while the state is written in the background. A checksum of the state's bytes goes
+        into `meta`: same-size corruption decodes without error, the checksum catches it."""
+        meta = {**meta, "state_sha256": tree_sha256(state)}
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
             data=grain.checkpoint.CheckpointSave(DataPosition(json.dumps(data).encode()))), force=True)

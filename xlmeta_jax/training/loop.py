@@ -9,7 +9,6 @@ evaluation) are small objects and functions the loop calls.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import logging
@@ -36,7 +35,7 @@ from xlmeta_jax.parallel import sharding
 from xlmeta_jax.training import lock, program
 from xlmeta_jax.training import step as step_lib
 from xlmeta_jax.training import transfer
-from xlmeta_jax.training.checkpoint import Checkpointer
+from xlmeta_jax.training.checkpoint import Checkpointer, tree_sha256
 from xlmeta_jax.training.metrics import MetricsWriter
 from xlmeta_jax.training.preemption import Preempted, PreemptionHandler, maybe_kill, stop_at_once
 
@@ -327,10 +326,7 @@ def mean_metrics(history: list[dict]) -> dict[str, float]:
 
 def params_sha256(params) -> str:
     """A fingerprint of every parameter byte, for comparing runs bit for bit."""
-    digest = hashlib.sha256()
-    for leaf in jax.tree.leaves(host_params(params)):
-        digest.update(np.ascontiguousarray(leaf).tobytes())
-    return digest.hexdigest()
+    return tree_sha256(params)
 
 
 class NonFiniteError(RuntimeError):
@@ -512,7 +508,7 @@ def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokeniz
             raise config_lib.ConfigError(f"config.model: checkpoint {step} in {ckpt.directory} was trained with "
                                          f"another model ({'; '.join(diff)}); use its config or a new --workdir")
 
-    restored = ckpt.restore_latest(prog.abstract_state(), check)
+    restored = ckpt.restore_latest(prog.abstract_state(), check, start_fresh=config.checkpoint.start_fresh)
     if restored is None:
         return prog.create_fn()(jax.random.key(config.seed)), 0, None
     state, _, step, data = restored
