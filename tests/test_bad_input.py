@@ -295,3 +295,21 @@ def test_no_restorable_checkpoint_refuses_step_0_unless_asked(trained, tmp_path)
         loop.train(c, workdir)  # a rerun does not start from 0 silently either
     c.checkpoint.start_fresh = True
     assert loop.train(c, workdir)["xling"]["end_step"] == 4
+
+
+@pytest.mark.parametrize("override, phase, want", [
+    ("--config.phases[0].streams.mono.languages=en,de", 0, ("en", "de")),  # was a list: not overridable
+    ("--config.phases[1].streams.mono.languages=de, ru", 1, ("de", "ru")),  # was 'all', typed str
+])
+def test_language_lists_are_set_from_the_command_line(override, phase, want):
+    from absl import flags
+    from ml_collections import config_flags
+
+    argv = ["train", f"--config={ROOT}/configs/demo.py:smoke", override]
+    values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "", flag_values=values, sys_argv=argv)
+    values(argv)
+    assert config_lib.language_list(values.config.phases[phase].streams.mono.languages) == want
+    validate(values.config)
+    assert sources.resolve_languages(values.config.phases[phase].streams.mono.languages, ["de", "en", "ru"],
+                                     "k") == list(want)

@@ -36,6 +36,9 @@ def phase(name: str, steps: int, batch_size: int, streams: dict, objectives: dic
     """One training phase: which data it reads, which losses it sums, for how long, and which
     parameters it trains (`trainable`: a regex that must match the whole '/'-joined parameter
     path, e.g. 'word_embeddings/.*|tri_layer/.*'; the others stay bit-identical)."""
+    # Language lists become tuples: ml_collections cannot override a list from the command line.
+    streams = {k: {**v, "languages": language_list(v["languages"])} if "languages" in v else v
+               for k, v in streams.items()}
     return config_dict.ConfigDict(dict(name=name, steps=steps, batch_size=batch_size, streams=streams,
                                        objectives=objectives, trainable=trainable))
 
@@ -171,6 +174,16 @@ MESH_PRESETS = {
     "fsdp": dict(data=1, fsdp=-1, tensor=1),  # ZeRO-3: parameters and optimizer state sharded
     "fsdp_tp": dict(data=1, fsdp=-1, tensor=4),  # FSDP across hosts, tensor parallel within
 }
+
+
+def language_list(value: Any) -> str | tuple:
+    """A stream's `languages`: 'all', or the codes of a list/tuple or of a comma-separated
+    string ('en,de': the command line cannot set a list, --config.phases[0].streams.mono.languages=en,de)."""
+    if isinstance(value, str):
+        return "all" if value.strip() == "all" else tuple(x.strip() for x in value.split(",") if x.strip())
+    if isinstance(value, (list, tuple)):  # ml_collections turns 'en,de' for a tuple field into ('en,de',)
+        return tuple(x.strip() for item in value for x in str(item).split(",") if x.strip())
+    return value
 
 
 def config_arg(arg: str | None, sizes: dict, file: str) -> tuple[str, str]:
@@ -350,9 +363,10 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
         for s, spec in p.streams.items():
             if s not in KNOWN_STREAMS:
                 _fail(f"{key}.streams.{s}", f"unknown stream; allowed: {KNOWN_STREAMS}")
-            langs = spec.languages
-            if not (langs == "all" or (isinstance(langs, (list, tuple)) and langs and all(isinstance(x, str) for x in langs))):
-                _fail(f"{key}.streams.{s}.languages", f"{langs!r}; give 'all' or a non-empty list of language codes")
+            langs = language_list(spec.languages)
+            if not (langs == "all" or (isinstance(langs, tuple) and langs and all(isinstance(x, str) for x in langs))):
+                _fail(f"{key}.streams.{s}.languages", f"{spec.languages!r}; give 'all', a list of language codes, or "
+                                                      f"from the command line a comma-separated string ('en,de')")
             if not 0 < spec.alpha <= 1:
                 _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be in (0, 1] (1 = proportional to "
                                                   f"data size, smaller values up-sample small languages)")

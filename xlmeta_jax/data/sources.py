@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from xlmeta_jax.config import UserError
+from xlmeta_jax.config import UserError, language_list
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ def mono_languages(corpus_dir: str | Path) -> list[str]:
 
 
 def resolve_languages(requested: str | list[str], available: list[str], key: str) -> list[str]:
-    """'all' or an explicit list, checked against the corpus; `key` is the config key for messages."""
+    """'all' or an explicit list (or comma-separated string), checked against the corpus; `key`
+    is the config key for messages."""
+    requested = language_list(requested)
     if requested == "all":
         return list(available)
     missing = [lang for lang in requested if lang not in available]
@@ -298,6 +300,7 @@ class Source:
     def resolve(self, requested: str | list[str], tfds_data_dir: str, key: str) -> list[str]:
         """'all' or a list of languages, checked against what the source holds (a TFDS list is
         taken as given: a remote data_dir is not listed)."""
+        requested = language_list(requested)
         if self.scheme == "tfds" and requested != "all":
             return list(requested)
         return resolve_languages(requested, self.languages(tfds_data_dir), key)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from xlmeta_jax.config import UserError
+from xlmeta_jax.config import UserError, language_list
 from xlmeta_jax.data import corpora, pipeline, sources, tokenizer
 from xlmeta_jax.data.tokenizer import Tokenizer
 from xlmeta_jax.interop import hf
@@ -122,8 +122,8 @@ def run_language_ids(config: dict) -> dict[str, int]:
         langs = set()
         for p in config["phases"]:
             for name, spec in p["streams"].items():
-                if spec["languages"] != "all":
-                    langs.update(spec["languages"])
+                if language_list(spec["languages"]) != "all":
+                    langs.update(language_list(spec["languages"]))
                 else:
                     langs.update((sources.mono_languages if name == "mono" else sources.parallel_languages)(folder))
                 if name == "parallel":
