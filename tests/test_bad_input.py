@@ -173,8 +173,29 @@ def copy_run(trained, tmp_path):
 def test_checkpoint_from_another_model(trained, tmp_path):
     c, workdir = copy_run(trained, tmp_path)
     c.model.mlp = 128
-    with pytest.raises(config_lib.ConfigError, match=r"config.model: checkpoint 4 .*model.mlp=64 in the checkpoint, 128 now"):
+    with pytest.raises(config_lib.ConfigError, match=r"config: checkpoint 4 .*model.mlp=64 in the checkpoint, 128 now"):
         loop.train(c, workdir)
+
+
+@pytest.mark.parametrize("change, key", [
+    (lambda c: setattr(c.tokenizer, "vocab_size", 300), "tokenizer.vocab_size"),  # was ignored, config.json lied
+    (lambda c: setattr(c.phases[0], "steps", 3), "phases[0].steps"),  # a finished phase: the schedule moved
+    (lambda c: setattr(c.masking, "rate", 0.2), "masking.rate"),
+])
+def test_resume_refuses_changes_to_what_was_trained_and_keeps_config_json(trained, tmp_path, change, key):
+    c, workdir = copy_run(trained, tmp_path)
+    before = (workdir / "config.json").read_text()
+    change(c)
+    with pytest.raises(config_lib.ConfigError, match=re.escape(key) + r"=.* in the checkpoint"):
+        loop.train(c, workdir)
+    assert (workdir / "config.json").read_text() == before and not list(workdir.glob("config.*-*.json"))
+
+
+def test_resume_accepts_harmless_changes_and_records_them(trained, tmp_path):
+    c, workdir = copy_run(trained, tmp_path)
+    c.log_every, c.phases[1].steps = 1, 4  # logging, and the current (last) phase made longer
+    assert loop.train(c, workdir)["xling"]["end_step"] == 6
+    assert '"log_every": 1' in (workdir / "config.json").read_text() and list(workdir.glob("config.*-*.json"))
 
 
 def test_tokenizer_that_does_not_match_the_checkpoint(trained, tmp_path, tiny_corpus):

@@ -236,6 +236,33 @@ def to_json(config: config_dict.ConfigDict) -> str:
     return json.dumps(to_plain(config), indent=2, sort_keys=True)
 
 
+# What a resumed run may not change: it would alter what was already trained (the saved
+# state would no longer be the state of this config). Phases before the current one count too.
+FIXED_ON_RESUME = ("model.", "tokenizer.", "masking.", "data.seq_len", "seed")
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{'a.b': v, 'phases[0].steps': 3, ...} of a plain (to_plain) config."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in flatten(item, f"{prefix}.{key}" if prefix else key).items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return {k: v for i, item in enumerate(value) for k, v in flatten(item, f"{prefix}[{i}]").items()}
+    return {prefix: tuple(value) if isinstance(value, list) else value}
+
+
+def resume_conflicts(saved: dict, config: config_dict.ConfigDict, phase_index: int) -> list[str]:
+    """The keys whose values differ between the checkpoint's config (`saved`, plain; a key it
+    predates counts as its default) and `config`, among those a resume may not change: the
+    model, tokenizer, masking, sequence length and seed, and every phase before `phase_index`."""
+    defaults = {k: v for k, v in flatten(to_plain(base_config())).items() if not k.startswith("phases")}
+    before, now = {**defaults, **flatten(saved)}, flatten(to_plain(config))
+    fixed = FIXED_ON_RESUME + tuple(f"phases[{i}]." for i in range(phase_index))
+    keys = sorted(k for k in set(before) | set(now) if k.startswith(fixed) or k in fixed)
+    return [f"{k}={before.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in keys
+            if before.get(k) != now.get(k) and not (k.endswith("languages") and
+                                                    language_list(before.get(k)) == language_list(now.get(k)))]
+
+
 def _fail(key: str, msg: str) -> None:
     raise ConfigError(f"config.{key}: {msg}")
 

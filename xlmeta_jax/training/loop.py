@@ -499,14 +499,12 @@ def restore_or_create(ckpt: Checkpointer, prog: program.Program, config, tokeniz
             raise config_lib.ConfigError(
                 f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
                 f"restore the original tokenizer folder or use a new --workdir")
-        # a key the checkpoint predates counts as its default
-        saved = {**config_lib.to_plain(config_lib.base_config().model), **meta["config"]["model"]}
-        now = config_lib.to_plain(config.model)
-        diff = [f"model.{k}={saved.get(k)!r} in the checkpoint, {now.get(k)!r} now"
-                for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        diff = config_lib.resume_conflicts(meta["config"], config, int(meta.get("phase_index", 0)))
         if diff:
-            raise config_lib.ConfigError(f"config.model: checkpoint {step} in {ckpt.directory} was trained with "
-                                         f"another model ({'; '.join(diff)}); use its config or a new --workdir")
+            raise config_lib.ConfigError(
+                f"config: checkpoint {step} in {ckpt.directory} was trained with other settings that change what "
+                f"was already trained ({'; '.join(diff)}); resume with the run's own settings "
+                f"({workdir / 'config.json'}) or use a new --workdir")
 
     restored = ckpt.restore_latest(prog.abstract_state(), check, start_fresh=config.checkpoint.start_fresh)
     if restored is None:
