@@ -334,3 +334,38 @@ def test_language_lists_are_set_from_the_command_line(override, phase, want):
     validate(values.config)
     assert sources.resolve_languages(values.config.phases[phase].streams.mono.languages, ["de", "en", "ru"],
                                      "k") == list(want)
+
+
+def test_checkpoint_folder_that_cannot_be_written_is_named_at_start(tiny_corpus, tmp_path):
+    """`checkpoints` as a file hung for 5 minutes, then exited 1 with a misleading line."""
+    from xlmeta_jax.training import checkpoint
+
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "checkpoints").write_text("not a folder")
+    with pytest.raises(checkpoint.CheckpointError, match=r"w/checkpoints: checkpoints cannot be written there"):
+        loop.train(smoke_config(tiny_corpus), tmp_path / "w")
+
+
+def test_a_failed_save_stops_with_the_os_error_and_keeps_the_previous_checkpoint(tiny_corpus, tmp_path, monkeypatch):
+    import errno
+
+    import orbax.checkpoint as ocp
+
+    from xlmeta_jax.training import checkpoint
+
+    real_save = ocp.CheckpointManager.save
+
+    def save(self, step, *args, **kw):
+        if step >= 4:
+            raise RuntimeError("orbax wrapped it") from OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, step, *args, **kw)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    c = smoke_config(tiny_corpus)
+    c.checkpoint.every = 2
+    with pytest.raises(checkpoint.CheckpointError, match=r"writing checkpoint 4 failed \(No space left on device\); "
+                                                         r"checkpoint 2 is the restart point"):
+        loop.train(c, tmp_path / "w")
+    monkeypatch.setattr(ocp.CheckpointManager, "save", real_save)
+    c.phases[0].steps, c.phases[1].steps = 2, 2
+    assert loop.train(c, tmp_path / "w")["xling"]["end_step"] == 4  # resumed from 2

@@ -11,6 +11,7 @@ The last `keep` checkpoints and every phase-end checkpoint are kept.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -75,9 +76,33 @@ def unreachable(path: Path) -> str | None:
     return None
 
 
+def os_error(error: BaseException) -> OSError | None:
+    """The OSError behind an exception (orbax and tensorstore wrap them), if any."""
+    while error is not None:
+        if isinstance(error, OSError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def probe_writable(directory: Path) -> None:
+    """Fails now, naming the folder, if checkpoints cannot be written there (a file in the way,
+    a read-only or full disk), instead of at the first save after compiling."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write_probe"
+        probe.write_bytes(b"\0" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointError(f"{directory}: checkpoints cannot be written there ({e.strerror}); free the path or "
+                              f"the disk, or choose another --workdir") from None
+
+
 class Checkpointer:
     def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int]):
         self.directory = Path(directory).absolute()
+        if jax.process_index() == 0:
+            probe_writable(self.directory)
         preserve = policies.AnyPreservationPolicy(
             [policies.LatestN(keep), policies.CustomSteps(list(phase_end_steps))])
         self.manager = ocp.CheckpointManager(
@@ -151,9 +176,34 @@ class Checkpointer:
         while the state is written in the background. A checksum of the state's bytes goes
         into `meta`: same-size corruption decodes without error, the checksum catches it."""
         meta = {**meta, "state_sha256": tree_sha256(state)}
-        self.manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
-            data=grain.checkpoint.CheckpointSave(DataPosition(json.dumps(data).encode()))), force=True)
+        with self._failures(step):
+            self.manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
+                data=grain.checkpoint.CheckpointSave(DataPosition(json.dumps(data).encode()))), force=True)
+
+    @contextlib.contextmanager
+    def _failures(self, step: int | None):
+        """A failed write (disk full, storage gone) stops the run with one message naming the
+        folder and the OS error; orbax's temporary folder never becomes a checkpoint, so the
+        previous one stays the restart point."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - only OS errors are translated, the rest propagates
+            cause = os_error(e)
+            if cause is None:
+                raise
+            if step is not None:  # an earlier save may still be writing: let it finish
+                with contextlib.suppress(Exception):
+                    self.manager.wait_until_finished()
+            steps = self._complete_steps()
+            restart = f"checkpoint {steps[-1]} is the restart point" if steps else "no checkpoint was saved yet"
+            raise CheckpointError(
+                f"{self.directory}: writing checkpoint{'' if step is None else f' {step}'} failed "
+                f"({cause.strerror or cause}); {restart}; free the disk or fix the storage and rerun the same "
+                f"command") from None
+
+    def _complete_steps(self) -> list[int]:
+        return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit()) if self.directory.is_dir() else []
 
     def data_position(self, step: int) -> dict | None:
         """This process's data position saved with checkpoint `step`; None when it has none
@@ -169,7 +219,8 @@ class Checkpointer:
         return out["state"], out["meta"]
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        with self._failures(None):  # an asynchronous save's error surfaces here
+            self.manager.wait_until_finished()
 
     def close(self) -> None:
         self.manager.close()
