@@ -25,6 +25,10 @@ setup(
         "safetensors>=0.8,<0.9",  # Hugging Face export/import without torch
         "matplotlib>=3.9,<4",  # PNG plots of evaluation and analysis reports
     ],
+    # The entry points on the PATH after `pip install`: xlmeta-train is `python -m xlmeta_jax.train`, ...
+    entry_points={"console_scripts": [
+        f"xlmeta-{name} = xlmeta_jax.{name}:run"
+        for name in ("train", "evaluate", "export", "plan", "report", "analyze", "tokenizer", "study")]},
     extras_require={
         # torch pinned exactly: 2.13.0 is the CPU build; a looser pin pulls a multi-GB CUDA build.
         "test": ["pytest>=9.0,<10", "pytest-xdist>=3.8,<4", "torch==2.13.0", "transformers>=5.23,<6"],

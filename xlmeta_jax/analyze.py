@@ -51,5 +51,10 @@ def main(argv):
               f"{r.get('after', {}).get('mean', float('nan')):10.3f}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script `xlmeta-analyze` (setup.py): the same program as `python -m xlmeta_jax.analyze`."""
     app.run(main, flags_parser=config_lib.parse_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -27,5 +27,10 @@ def main(argv):
                                          overwrite=_OVERWRITE.value)))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script `xlmeta-export` (setup.py): the same program as `python -m xlmeta_jax.export`."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()
