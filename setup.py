@@ -27,7 +27,7 @@ setup(
     ],
     # The entry points on the PATH after `pip install`: xlmeta-train is `python -m xlmeta_jax.train`, ...
     entry_points={"console_scripts": [
-        f"xlmeta-{name} = xlmeta_jax.{name}:run"
+        f"xlmeta-{name} = xlmeta_jax.cli:script"
         for name in ("train", "evaluate", "export", "plan", "report", "analyze", "tokenizer", "study")]},
     extras_require={
         # torch pinned exactly: 2.13.0 is the CPU build; a looser pin pulls a multi-GB CUDA build.

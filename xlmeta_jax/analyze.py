@@ -51,10 +51,5 @@ def main(argv):
               f"{r.get('after', {}).get('mean', float('nan')):10.3f}")
 
 
-def run() -> None:
-    """The console script `xlmeta-analyze` (setup.py): the same program as `python -m xlmeta_jax.analyze`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

@@ -29,3 +29,13 @@ def run(call: Callable[[], T], exit_codes: Sequence[tuple[type[BaseException], i
                 print(f"{prefix}{e}", file=sys.stderr)
                 sys.exit(code)
         raise
+
+
+def script() -> None:
+    """The console scripts `xlmeta-<name>` (setup.py): runs `xlmeta_jax.<name>` as `python -m`
+    does, as the main module, so that absl shows its docstring and flags in --help."""
+    import runpy
+    from pathlib import Path
+
+    name = Path(sys.argv[0]).name.removeprefix("xlmeta-")
+    runpy.run_module(f"xlmeta_jax.{name}", run_name="__main__", alter_sys=True)

@@ -79,10 +79,5 @@ def main(argv):
     print(f"report: {path}", file=sys.stderr)
 
 
-def run() -> None:
-    """The console script `xlmeta-evaluate` (setup.py): the same program as `python -m xlmeta_jax.evaluate`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

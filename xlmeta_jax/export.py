@@ -27,10 +27,5 @@ def main(argv):
                                          overwrite=_OVERWRITE.value)))
 
 
-def run() -> None:
-    """The console script `xlmeta-export` (setup.py): the same program as `python -m xlmeta_jax.export`."""
-    app.run(main)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main)

@@ -50,10 +50,5 @@ def run(config) -> str:
     return plan.format_plan(plan.make_plan(config, vocab, _PHASE.value), _MEMORY.value, _PEAK.value, _MFU.value)
 
 
-def run() -> None:
-    """The console script `xlmeta-plan` (setup.py): the same program as `python -m xlmeta_jax.plan`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

@@ -37,10 +37,5 @@ def main(argv):
     print(f"wrote {md} and {len(plots)} plots", file=sys.stderr)
 
 
-def run() -> None:
-    """The console script `xlmeta-report` (setup.py): the same program as `python -m xlmeta_jax.report`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

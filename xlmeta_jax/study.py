@@ -61,10 +61,5 @@ def main(argv):
         commands.EXIT_CODES)
 
 
-def run() -> None:
-    """The console script `xlmeta-study` (setup.py): the same program as `python -m xlmeta_jax.study`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

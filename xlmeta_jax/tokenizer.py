@@ -40,10 +40,5 @@ def main(argv):
                                                 progress)))
 
 
-def run() -> None:
-    """The console script `xlmeta-tokenizer` (setup.py): the same program as `python -m xlmeta_jax.tokenizer`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)

@@ -34,10 +34,5 @@ def main(argv):
     cli.run(train, [(loop.NonFiniteError, 3, "error: "), (Preempted, EXIT_PREEMPTED, "")])
 
 
-def run() -> None:
-    """The console script `xlmeta-train` (setup.py): the same program as `python -m xlmeta_jax.train`."""
-    app.run(main, flags_parser=config_lib.parse_flags)
-
-
 if __name__ == "__main__":
-    run()
+    app.run(main, flags_parser=config_lib.parse_flags)
