@@ -356,8 +356,8 @@ def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[
     if config.tokenizer.vocab_size < 16:  # SentencePiece fails inside C++ below its own minimum
         _fail("tokenizer.vocab_size", f"{config.tokenizer.vocab_size}; give at least 16 pieces (XLM-R uses 250,000)")
     lr = config.optimizer.learning_rate
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        _fail("optimizer.learning_rate", f"{lr!r}; give a positive finite number (e.g. 5e-4)")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):  # 0: parameters stay as they are
+        _fail("optimizer.learning_rate", f"{lr!r}; give a finite number >= 0 (e.g. 5e-4)")
     if config.optimizer.accumulate < 1:
         _fail("optimizer.accumulate", f"{config.optimizer.accumulate}; give 1 (off) or more micro-batches")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):

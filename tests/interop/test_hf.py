@@ -73,7 +73,7 @@ def hf_model(run):
 def test_export_folder_has_the_hf_files(run):
     _, out, _, _, _ = run
     assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "sentencepiece.bpe.model",
-                                               "tokenizer_config.json", "special_tokens_map.json"}
+                                               "tokenizer_config.json", "special_tokens_map.json", "README.md"}
     assert json.loads((out / "config.json").read_text())["layer_norm_eps"] == 1e-5
     assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
 
@@ -290,3 +290,29 @@ def test_training_from_hf_starts_from_its_params_and_exports_at_phase_ends(run, 
     assert sorted(p.name for p in (workdir / "hf").iterdir()) == ["step_2", "step_4"]
     exported, _, _ = hf.load_hf(workdir / "hf" / "step_4")
     jax.tree.map(np.testing.assert_array_equal, exported, params)
+
+
+def test_the_export_documents_itself_with_the_run_s_own_numbers(run, tmp_path):
+    """README.md: a YAML header Hugging Face reads, and tables equal to the run's files."""
+    import yaml
+
+    workdir, _, _, cfg, tok = run
+    r = run_cli(f"--workdir={workdir}", f"--out={tmp_path / 'hf'}")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "hf" / "README.md").read_text()
+    _, header, body = text.split("---\n", 2)
+    meta = yaml.safe_load(header)
+    assert meta["library_name"] == "transformers" and meta["license"] == "" and "fill-mask" in meta["tags"]
+    config = json.loads((workdir / "config.json").read_text())
+    langs = sorted({l for p in config["phases"] for s in p["streams"].values() for l in s["languages"]}
+                   if all(s["languages"] != "all" for p in config["phases"] for s in p["streams"].values())
+                   else meta["language"])
+    assert meta["language"] == langs and "en" in langs
+    for p in config["phases"]:
+        tokens = p["steps"] * p["batch_size"] * config["data"]["seq_len"]
+        assert f"| {p['name']} | {p['steps']} | {p['batch_size']} | {tokens:,} |" in body
+    records = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+    last = [r for r in records if "eval/loss" in r][-1]
+    for lang in langs:
+        assert f"| {lang} | {last[f'eval/{lang}/loss']:.3f} |" in body
+    assert f"| {cfg.layers} | {cfg.hidden} | {cfg.heads} | {cfg.mlp} | {cfg.max_positions} | {tok.vocab_size} |" in body

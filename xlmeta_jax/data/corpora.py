@@ -562,6 +562,19 @@ def corpus_folder(data_cfg, log: Log = print) -> Path:
     return build_demo_corpus(cache, log=log)
 
 
+def cached_folder(data_cfg) -> Path | None:
+    """The folder a config reads if it exists already (never builds or downloads): for
+    reading a finished run's corpus manifest."""
+    if data_cfg["corpus_dir"]:
+        folder = Path(data_cfg["corpus_dir"])
+    else:
+        from xlmeta_jax.data import bible  # bible.py builds on this module
+        names = {"demo": CORPUS_NAME, "bible": bible.CORPUS_NAME}
+        folder = Path(data_cfg["cache_dir"] or default_cache_dir()) / "corpora" / names.get(
+            data_cfg.get("corpus", "demo"), CORPUS_NAME)
+    return folder if folder.is_dir() else None
+
+
 def summary(corpus_dir: Path) -> str:
     """Per-language line counts from the manifest, as a small table."""
     manifest = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))

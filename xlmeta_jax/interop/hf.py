@@ -46,8 +46,9 @@ WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 SPM_FILE = tokenizer_lib.MODEL_FILE  # "sentencepiece.bpe.model"
 # What an export folder holds (save_hf writes them; `evaluate --hf` adds eval.json): --overwrite
 # replaces only a folder of these, never a run folder or any other folder.
+CARD_FILE = "README.md"  # the model card (interop/card.py)
 EXPORT_FILES = frozenset({CONFIG_FILE, WEIGHTS_FILE, SPM_FILE, "tokenizer_config.json", "special_tokens_map.json",
-                          "eval.json"})
+                          "eval.json", CARD_FILE})
 
 # ModelConfig fields that are part of the XLM-R architecture (all map onto config.json).
 XLMR_MODEL_FIELDS = ("vocab_size", "hidden", "layers", "heads", "mlp", "max_positions", "dropout",
@@ -441,12 +442,13 @@ def _check_spm(spm_path: Path, vocab_size: int, what: str) -> None:
 
 
 def save_hf(out_dir: str | Path, params: Mapping, model_cfg: ModelConfig | Mapping[str, Any],
-            sentencepiece_model_path: str | Path, *, drop_extra: bool = False, overwrite: bool = False) -> Path:
+            sentencepiece_model_path: str | Path, *, drop_extra: bool = False, overwrite: bool = False,
+            card: str | None = None) -> Path:
     """Writes an HF XLM-R folder that `XLMRobertaForMaskedLM/AutoTokenizer.from_pretrained` load offline.
 
     Written into a temporary sibling folder and renamed into place, so a crash never leaves
     a half-written export. An existing non-empty `out_dir` is refused unless `overwrite`
-    (then replaced as a whole, after the new folder is complete).
+    (then replaced as a whole, after the new folder is complete). `card`: README.md's text.
     """
     from safetensors.numpy import save_file
 
@@ -478,6 +480,8 @@ def save_hf(out_dir: str | Path, params: Mapping, model_cfg: ModelConfig | Mappi
         shutil.copyfile(spm_path, tmp / SPM_FILE)
         for name, content in _tokenizer_files(cfg.max_positions - 2).items():
             (tmp / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        if card is not None:
+            (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         if out_dir.exists():
             old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
             out_dir.rename(old)

@@ -27,8 +27,8 @@ from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from xlmeta_jax.config import UserError
-from xlmeta_jax.data import tokenizer
-from xlmeta_jax.interop import hf
+from xlmeta_jax.data import corpora, tokenizer
+from xlmeta_jax.interop import card, hf
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,9 @@ def probe_writable(directory: Path) -> None:
 
 
 class Checkpointer:
-    def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int]):
+    def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int], writable: bool = True):
         self.directory = Path(directory).absolute()
-        if jax.process_index() == 0:
+        if writable and jax.process_index() == 0:  # reading a run (export) must work on read-only storage
             probe_writable(self.directory)
         preserve = policies.AnyPreservationPolicy(
             [policies.LatestN(keep), policies.CustomSteps(list(phase_end_steps))])
@@ -242,7 +242,7 @@ def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, dr
     if not ckpt_dir.is_dir():
         raise hf.InteropError(f"{ckpt_dir}: no checkpoints; train first (python -m xlmeta_jax.train "
                            f"--config=... --workdir={workdir}) or check --workdir")
-    ckpt = Checkpointer(ckpt_dir, keep=1 << 30, phase_end_steps=[])
+    ckpt = Checkpointer(ckpt_dir, keep=1 << 30, phase_end_steps=[], writable=False)
     try:
         steps = sorted(ckpt.manager.all_steps())
         if not steps:
@@ -264,4 +264,25 @@ def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, dr
         raise hf.InteropError(f"{spm_path}: differs from the tokenizer checkpoint {step} was trained with; "
                            f"restore the original tokenizer folder")
     model_cfg = dict(meta["config"]["model"], vocab_size=tok.vocab_size)
-    return hf.save_hf(out, state["params"], model_cfg, spm_path, drop_extra=drop_extra, overwrite=overwrite)
+    return hf.save_hf(out, state["params"], model_cfg, spm_path, drop_extra=drop_extra, overwrite=overwrite,
+                      card=run_card(workdir, meta["config"], step, tok.vocab_size))
+
+
+def run_card(workdir: Path, config: dict, step: int, vocab_size: int) -> str:
+    """The model card of a run's export, from the run folder's own files: the config, the
+    corpus manifest (if the corpus is still there), the last validation losses in
+    metrics.jsonl and the evaluation reports in WORKDIR/eval/."""
+    from xlmeta_jax.eval.encode import run_language_ids  # eval sits beside; only the export needs it
+
+    folder = corpora.cached_folder(config["data"])
+    manifest = json.loads((folder / "manifest.json").read_text()) if folder and (folder / "manifest.json").is_file() \
+        else None
+    metrics = workdir / "metrics.jsonl"
+    records = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()] if metrics.is_file() else []
+    last_eval = next((r for r in reversed(records) if "eval/loss" in r), {})
+    valid = {k.split("/")[1]: v for k, v in last_eval.items() if k.startswith("eval/") and k.endswith("/loss")
+             and k.count("/") == 2 and v is not None}
+    reports = {p.name: json.loads(p.read_text()) for p in sorted((workdir / "eval").glob("*.json"))}
+    languages = sorted(run_language_ids(config)) if folder or config["data"]["corpus_dir"] else sorted(valid)
+    return card.model_card(config=config, step=step, languages=languages, vocab_size=vocab_size, manifest=manifest,
+                           valid_losses=valid, eval_reports=reports, source=workdir.name)
