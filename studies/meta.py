@@ -2,8 +2,9 @@
 multilingual phase gives better generalization and better cross-lingual transfer/alignment
 than multilingual MLM from the start, at the same training tokens.
 
-Arms (configs/bible_meta.py): `meta` (English MLM, then MLM over all seven languages) and
-`joint` (MLM over all seven from step 0); same steps, batch and learning-rate schedule.
+Arms: `meta` (configs/bible_meta.py: English MLM, then MLM over all seven languages) and
+`joint` (configs/bible_joint.py: MLM over all seven from step 0); same steps, batch and
+learning-rate schedule.
 Corpus: the Bible corpus (python -m xlmeta_jax.data.corpora --corpus=bible); languages en, de,
 fr, es (Latin), ru (Cyrillic), ar (Arabic), ko (Hangul).
 Measured: retrieval on the held-out (test-chapter) verse pairs per language, every layer, the
@@ -46,9 +47,9 @@ def get_study() -> Study:
     return Study(
         about="XLM meta-pretraining (Chi et al. 2021): does an English-only phase before the multilingual one "
               "improve held-out English MLM, cross-lingual retrieval and zero-shot POS at equal tokens?",
-        arms={"meta": Arm("configs/bible_meta.py:meta", {"data.corpus_dir": "{corpus}"},
+        arms={"meta": Arm("configs/bible_meta.py", {"data.corpus_dir": "{corpus}"},
                           about="750 steps English MLM, then 2,250 multilingual"),
-              "joint": Arm("configs/bible_meta.py:joint", {"data.corpus_dir": "{corpus}"},
+              "joint": Arm("configs/bible_joint.py", {"data.corpus_dir": "{corpus}"},
                            about="3,000 steps multilingual MLM")},
         seeds=(0, 1, 2), eval_every=500,
         evaluation=dict(pairs="{corpus}/heldout/en-{lang}.test.tsv", layer=6, max_pairs=1000,

@@ -6,7 +6,7 @@ from xlmeta_jax.objectives import registry
 
 
 def test_control_shares_only_blocks_positions_and_specials():
-    for size in ("smoke", "study"):
+    for size in ("smoke", "demo", "study"):
         c = load_config("control", size)
         config_lib.validate(c, registry.streams_by_objective())
         m = c.model
@@ -15,8 +15,8 @@ def test_control_shares_only_blocks_positions_and_specials():
 
 
 def test_meta_and_joint_arms_differ_only_in_the_first_steps():
-    for size in ("smoke_", ""):
-        meta, joint = load_config("bible_meta", size + "meta"), load_config("bible_meta", size + "joint")
+    for size in ("smoke", "demo", "study"):
+        meta, joint = load_config("bible_meta", size), load_config("bible_joint", size)
         for c in (meta, joint):
             config_lib.validate(c, registry.streams_by_objective())
         tokens = lambda c: sum(p.steps * p.batch_size for p in c.phases) * c.data.seq_len  # noqa: E731

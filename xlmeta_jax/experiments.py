@@ -125,3 +125,42 @@ def emerging(arg, file: str, *, separate_embeddings: bool = False, shared_top: i
     apply_preset(c, preset)
     c.lock()
     return c
+
+
+BIBLE_META_LANGUAGES = ("en", "de", "fr", "es", "ru", "ar", "ko")
+BIBLE_SIZES = {
+    # the positive control's shape (configs/control.py), where structure emerges; steps: meta, xling
+    "study": dict(hidden=64, layers=12, heads=1, mlp=256, vocab=8000, seq=128, batch=64, meta=750, xling=2250),
+    "demo": dict(hidden=64, layers=12, heads=1, mlp=256, vocab=8000, seq=128, batch=64, meta=150, xling=450),
+    "smoke": dict(hidden=32, layers=2, heads=2, mlp=64, vocab=2000, seq=64, batch=8, meta=10, xling=10),
+}
+
+
+def bible_meta(arg, file: str, *, joint: bool):
+    """XLM meta-pretraining (Chi et al. 2021) on the Bible corpus, one arm of studies/meta.py:
+    phase `meta` (English-only MLM) then phase `xling` (MLM over BIBLE_META_LANGUAGES), or
+    with `joint` one phase over all of them for the same steps. Both see the same tokens with
+    the same learning-rate schedule (warm-up, then linear decay over all steps), so the arms
+    differ only in what the first steps read. studies/meta.py points data.corpus_dir at a
+    folder with one verse per document. Sizes: 'smoke', 'demo', 'study' (the default)."""
+    size, preset = config_arg(arg, BIBLE_SIZES, file)
+    s = BIBLE_SIZES[size]
+    c = base_config()
+    c.data.update(corpus="bible", seq_len=s["seq"])
+    c.tokenizer.update(vocab_size=s["vocab"], sample_lines=20_000, character_coverage=0.9995)
+    c.model.update(hidden=s["hidden"], layers=s["layers"], heads=s["heads"], mlp=s["mlp"],
+                   max_positions=s["seq"] + 2)
+    total = s["meta"] + s["xling"]
+    c.optimizer.update(learning_rate=2e-3, warmup_steps=max(total // 60, 1))
+    everything = dict(mono=dict(languages=BIBLE_META_LANGUAGES, alpha=0.3))
+    if joint:
+        c.phases = [phase("xling", total, s["batch"], everything, dict(mlm=1.0))]
+    else:
+        c.phases = [phase("meta", s["meta"], s["batch"], dict(mono=dict(languages=("en",), alpha=1.0)), dict(mlm=1.0)),
+                    phase("xling", s["xling"], s["batch"], everything, dict(mlm=1.0))]
+    c.log_every = max(total // 60, 1)
+    c.eval.update(every=max(total // 8, 1), batch_size=16, rows_per_language=16)
+    c.checkpoint.update(every=max(total // 8, 1), keep=1000)
+    apply_preset(c, preset)
+    c.lock()
+    return c
