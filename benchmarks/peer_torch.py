@@ -89,7 +89,7 @@ def main():
     ap.add_argument("--steps", type=int, default=4, help="steps per system per round")
     ap.add_argument("--masked-only", action="store_true", help="only the fairseq-style peer")
     ap.add_argument("--default-malloc", action="store_true",
-                    help="config.host.keep_freed_memory=False (for the whole process, torch too)")
+                    help="config.host.keep_freed_memory=off (for the whole process, torch too)")
     a = ap.parse_args()
     ours = train_step.Runner(a.config, not a.default_malloc)
     peers = torch_peer(ours, a.masked_only)

@@ -9,7 +9,7 @@ step with donated state), fed by the real stream code (pipeline.MonoStream) on r
 documents. MFU = analytic model FLOPs per step (training/plan.py `analytic_flops`, masked-only
 MLM head) / step time / this machine's float32 matmul peak measured through jax in the same
 run (median of 2048^3 matmuls, alternating with the steps). `--default-malloc` leaves glibc's
-malloc as it is (config.host.keep_freed_memory=False; training/host_memory.py says what the
+malloc as it is (config.host.keep_freed_memory=off; training/host_memory.py says what the
 default changes).
 """
 import argparse
@@ -77,9 +77,8 @@ class Runner:
 
     def __init__(self, name: str, keep_freed_memory: bool = True):
         self.config, self.vocab = load_config(name)
-        self.config.host.keep_freed_memory = keep_freed_memory
-        if self.config.host.keep_freed_memory:  # as train.py does, before JAX starts its threads
-            host_memory.keep_freed_memory()
+        self.config.host.keep_freed_memory = "on" if keep_freed_memory else "off"
+        host_memory.apply(self.config.host.keep_freed_memory)  # as train.py does, before JAX starts its threads
         self.phase = self.config.phases[0]
         self.prog = program.build(self.config, self.vocab)
         stream = random_stream(self.config, self.vocab)
@@ -135,7 +134,7 @@ def main():
     ap.add_argument("--config", choices=sorted(CONFIGS), default="bench")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    ap.add_argument("--default-malloc", action="store_true", help="config.host.keep_freed_memory=False")
+    ap.add_argument("--default-malloc", action="store_true", help="config.host.keep_freed_memory=off")
     a = ap.parse_args()
     r = measure(a.config, a.steps, not a.default_malloc)
     if a.json:

@@ -1,5 +1,6 @@
-"""XLM meta-pretraining + VECO 2.0 (2023): TLM, sequence-level InfoNCE between a sentence
-and its translation, token-level InfoNCE between dictionary translations in a pair.
+"""XLM meta-pretraining + VECO 2.0 (2023): TLM (the one of configs/xlm_meta_tlm.py, language
+embeddings included: experiments.add_tlm), sequence-level InfoNCE between a sentence and its
+translation, token-level InfoNCE between dictionary translations in a pair.
 
 Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/experiments.py; method choices: docs/methods.md.

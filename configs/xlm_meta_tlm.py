@@ -1,6 +1,6 @@
 """XLM meta-pretraining + translation LM (Lample & Conneau 2019): English-X pairs
 concatenated, positions restarting at the second sentence, language embeddings, both
-sides masked, in the multilingual phase.
+sides masked, in the multilingual phase (experiments.add_tlm, the TLM of every config).
 
 Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/experiments.py; method choices: docs/methods.md.

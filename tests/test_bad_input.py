@@ -13,11 +13,13 @@ from tests.conftest import ROOT, smoke_config, write_corpus
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import sources
 from xlmeta_jax.objectives import registry
-from xlmeta_jax.training import loop
+from xlmeta_jax.parallel import mesh
+from xlmeta_jax.training import loop, nonfinite
 
 
 def validate(c, devices=1):
-    config_lib.validate(c, registry.streams_by_objective(), devices)
+    config_lib.validate(c, registry.objectives())
+    mesh.check(c, devices)
 
 
 def cli(*args, cwd=ROOT):
@@ -56,6 +58,23 @@ def test_batch_must_divide_over_devices(tiny_corpus):
         validate(c, devices=8)
     c.phases[0].batch_size = 16
     validate(c, devices=8)
+
+
+def test_the_rules_table_decides_the_data_parallel_and_tensor_splits(tiny_corpus):
+    c = smoke_config(tiny_corpus)
+    c.mesh.update(data=2, fsdp=4, tensor=1)
+    c.phases[0].batch_size = 12
+    with pytest.raises(config_lib.ConfigError, match=r"phases\[0\]\.batch_size.*data-parallel size 8"):
+        validate(c, devices=8)
+    # batches split over 'data' alone: 12 rows divide over its 2 parts
+    c.logical_axis_rules = [(name, "data" if name == "batch" else target) for name, target in c.logical_axis_rules]
+    validate(c, devices=8)
+    c.mesh.update(data=1, fsdp=1, tensor=8)
+    c.phases[0].batch_size = 16
+    with pytest.raises(config_lib.ConfigError, match=r"split 'heads' into 8 parts.*model.heads=2"):
+        validate(c, devices=8)
+    c.logical_axis_rules = [(name, None if name in ("heads", "mlp") else target) for name, target in c.logical_axis_rules]
+    validate(c, devices=8)  # heads and mlp replicated: any tensor size fits them
 
 
 def test_language_without_data(tiny_corpus, tmp_path):
@@ -226,7 +245,7 @@ def test_nonfinite_loss_stops_naming_step_and_phase_or_skips(tiny_corpus, tmp_pa
     c = smoke_config(tiny_corpus)
     c.optimizer.update(learning_rate=1e38, warmup_steps=0, schedule="constant")
     c.checkpoint.every = 1
-    with pytest.raises(loop.NonFiniteError, match=r"step \d+ \(phase 'meta'\).*not finite.*restart point is checkpoint"):
+    with pytest.raises(nonfinite.NonFiniteError, match=r"step \d+ \(phase 'meta'\).*not finite.*restart point is checkpoint"):
         loop.train(c, tmp_path / "stop")
     saved = sorted(int(p.name) for p in (tmp_path / "stop" / "checkpoints").iterdir() if p.name.isdigit())
     c.nonfinite = "skip"
@@ -237,10 +256,10 @@ def test_nonfinite_loss_stops_naming_step_and_phase_or_skips(tiny_corpus, tmp_pa
 
 
 def test_nonfinite_message_says_in_words_when_no_checkpoint_exists():
-    with pytest.raises(loop.NonFiniteError, match="no checkpoint was saved before it: a rerun starts from step 0"):
-        loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", None)
-    with pytest.raises(loop.NonFiniteError, match="the restart point is checkpoint 2"):
-        loop.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", 2)
+    with pytest.raises(nonfinite.NonFiniteError, match="no checkpoint was saved before it: a rerun starts from step 0"):
+        nonfinite.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", lambda: None)
+    with pytest.raises(nonfinite.NonFiniteError, match="the restart point is checkpoint 2"):
+        nonfinite.check_finite({"finite": False, "loss": float("nan"), "grad_norm": float("inf")}, 3, "meta", "stop", lambda: 2)
 
 
 @pytest.mark.parametrize("config, source, message", [

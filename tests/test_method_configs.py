@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT, load_config
+from xlmeta_jax.config import to_plain
 
 OBJECTIVES = {"meta": {"mlm", "prompt_match"},
               "xling": {"mlm", "prompt_match", "tlm", "seq_contrast", "tok_contrast"}}
@@ -21,6 +22,21 @@ def test_configs_compose_the_methods():
     assert set(load_config("veco2", "smoke").phases[1].objectives) == {"mlm", "tlm", "seq_contrast", "tok_contrast"}
     assert set(load_config("xlmp", "smoke").phases[0].objectives) == {"mlm", "prompt_match"}
     assert set(load_config("xlm_meta_tlm", "smoke").phases[1].objectives) == {"mlm", "tlm"}
+
+
+def test_every_config_with_tlm_trains_the_one_tlm():
+    """TLM is one definition (experiments.add_tlm): the same pairs stream in the multilingual
+    phase and XLM's language embeddings wherever `tlm` trains (veco2.py once trained it without
+    the embeddings, under the same name)."""
+    with_tlm = {}
+    for name in sorted(p.stem for p in (ROOT / "configs").glob("*.py")):
+        c = load_config(name, "smoke")
+        if any("tlm" in p.objectives for p in c.phases):
+            with_tlm[name] = (c.model.languages, c.model.language_vector, json.dumps(to_plain(c.phases[-1].streams)))
+    assert {"xlm_meta_tlm", "veco2", "meta_veco2_xlmp"} <= set(with_tlm)
+    assert len(set(with_tlm.values())) == 1, with_tlm
+    languages, vector, _ = with_tlm["xlm_meta_tlm"]
+    assert languages > 0 and vector
 
 
 def test_all_objectives_train_through_the_cli(tiny_corpus, tmp_path):

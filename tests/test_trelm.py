@@ -12,7 +12,8 @@ import jax
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SENTENCES
+from xlmeta_jax.data import pipeline
 from xlmeta_jax.eval import encode
 from xlmeta_jax.interop import hf
 
@@ -84,3 +85,26 @@ def test_transferred_model_exports_as_plain_xlmr(runs, tmp_path):
     ours = loaded.model.apply({"params": loaded.params}, tokens, positions, segments)["hidden"]
     plain = encode.Encoder(encode.ModelConfig(**model_cfg))
     np.testing.assert_allclose(plain.apply({"params": params}, tokens, positions, segments)["hidden"], ours, atol=1e-6)
+
+
+def test_run_folder_and_its_export_give_every_layer_alike(runs, tmp_path):
+    """Layer i of the transferred run folder is layer i of its Hugging Face export, where the
+    TRILayer is one more block (3 here): for every layer, also where evaluation cuts the stack
+    above the layer asked for; and each is the full model's own hidden state, mean-pooled."""
+    run = encode.load(runs / "transfer")
+    exported = encode.load(hf.save_hf(tmp_path / "hf", run.params, run.model.cfg,
+                                      runs / "transfer" / "tokenizer" / hf.SPM_FILE))
+    assert run.num_layers == exported.num_layers == run.model.cfg.layers + 1
+    sentences = SENTENCES["de"]
+    layers = list(range(run.num_layers + 1))
+    for layer in layers:
+        np.testing.assert_allclose(encode.sentence_vectors(run, sentences, layers=[layer]),
+                                   encode.sentence_vectors(exported, sentences, layers=[layer]), atol=1e-5)
+    full = []
+    for ids in run.tok.encode(sentences):
+        row = pipeline.side_row(ids, len(ids) + 2, 0)
+        h = run.model.apply({"params": run.params}, row["tokens"][None], row["positions"][None],
+                            row["segment_ids"][None], deterministic=True, layer="all", method=run.model.encode)
+        full.append(np.asarray(h)[:, 0, 1:-1].mean(1))  # [layers + 1, hidden]: the pieces, <s> and </s> left out
+    np.testing.assert_allclose(encode.sentence_vectors(run, sentences, layers=layers), np.stack(full, 1), atol=1e-5)
+    assert [h.shape[0] for h in encode.hidden_states(run, sentences)] == [len(layers)] * len(sentences)

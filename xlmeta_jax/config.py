@@ -14,11 +14,10 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, NoReturn
 
 from ml_collections import config_dict
 
-MESH_AXES = ("data", "fsdp", "tensor")
 KNOWN_STREAMS = ("mono", "parallel")
 
 
@@ -41,6 +40,14 @@ def phase(name: str, steps: int, batch_size: int, streams: dict, objectives: dic
                for k, v in streams.items()}
     return config_dict.ConfigDict(dict(name=name, steps=steps, batch_size=batch_size, streams=streams,
                                        objectives=objectives, trainable=trainable))
+
+
+def _registry():
+    # The one upward import: the objectives declare their options and which of them a phase
+    # trains by default, and the config is built from those declarations. Imported when a
+    # config is built, as the objectives import this module.
+    from xlmeta_jax.objectives import registry
+    return registry
 
 
 def base_config() -> config_dict.ConfigDict:
@@ -84,7 +91,7 @@ def base_config() -> config_dict.ConfigDict:
         dtype="float32",  # activation dtype; params stay float32
         remat="none",  # 'none', 'dots' (recompute all but matmul outputs), 'full' (recompute all)
         scan_layers=False,  # scan one layer over stacked params: compile time independent of depth
-        languages=0,  # > 0: language embeddings (XLM's TLM); at least the run's number of languages
+        languages=0,  # > 0: language embeddings (XLM); at least the run's number of languages
         # Emerging cross-lingual structure (Conneau et al. 2020): per-language word embeddings and
         # tied decoders (no shared anchor pieces), and the bottom `language_layers` blocks per language
         # (only the top layers - language_layers shared). Both need languages > 0.
@@ -108,24 +115,23 @@ def base_config() -> config_dict.ConfigDict:
         accumulate=1,  # gradient accumulation: each step's batch runs as this many micro-batches
     )
     c.phases = [
-        phase("meta", 100, 16, dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),
-        phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), dict(mlm=1.0)),
+        phase("meta", 100, 16, dict(mono=dict(languages=["en"], alpha=1.0)), _registry().defaults()),
+        phase("xling", 100, 16, dict(mono=dict(languages="all", alpha=0.3)), _registry().defaults()),
     ]
     c.eval = dict(every=100, batch_size=16, rows_per_language=16)
     # Alignment curve: sentence retrieval at every eval, logged as retrieval/<dataset>/<lang>
     # (a Tatoeba folder and/or parallel CoNLL-U files; layer None = the middle).
     c.eval.retrieval = dict(tatoeba="", langs=[], pud=[], pairs="", max_pairs=200, layer=config_dict.placeholder(int),
                             center=False, csls_k=0)
-    # Options of objectives (phases name objectives and weights; see docs/methods.md).
-    c.objectives = dict(
-        seq_contrast=dict(pooling="mean", layer=-1, temperature=0.05),
-        tok_contrast=dict(layer=-1, temperature=0.1, dictionary=""),  # '' = single-word pairs of the corpus
-    )
+    # Options of objectives, as each declares them (phases name objectives and weights; see
+    # xlmeta_jax/objectives/ and docs/methods.md).
+    c.objectives = _registry().options()
     # Multi-host: explicit coordinator, or '' = detect Slurm / TPU pods from the environment.
     c.distributed = dict(coordinator_address="", num_processes=0, process_id=-1, local_device_count=0)
     # Host malloc: keep freed memory for the next step instead of page-faulting it back in
-    # (training/host_memory.py; 20-25% of a CPU step). False = glibc's defaults.
-    c.host = dict(keep_freed_memory=True)
+    # (training/host_memory.py; 20-25% of a CPU step). 'auto': on the CPU backend, where it was
+    # measured; 'on'; 'off' = glibc's defaults.
+    c.host = dict(keep_freed_memory="auto")
     # TreLM (Li et al.): start from a trained encoder (a run folder or a Hugging Face folder) and
     # give it a new language's vocabulary; see training/transfer.py and docs/methods.md.
     c.transfer = dict(
@@ -215,6 +221,11 @@ def phase_starts(config: config_dict.ConfigDict) -> list[int]:
     return starts
 
 
+def phase_ends(config: config_dict.ConfigDict) -> list[int]:
+    """Global step at which each phase ends (its last step)."""
+    return [s + int(p.steps) for s, p in zip(phase_starts(config), config.phases)]
+
+
 def locate(config: config_dict.ConfigDict, global_step: int) -> tuple[int, int]:
     """(phase index, step within phase) of a global step; past the end -> (n_phases, 0)."""
     for i, start in enumerate(phase_starts(config)):
@@ -263,192 +274,163 @@ def resume_conflicts(saved: dict, config: config_dict.ConfigDict, phase_index: i
                                                     language_list(before.get(k)) == language_list(now.get(k)))]
 
 
-def _fail(key: str, msg: str) -> None:
+def fail(key: str, msg: str) -> NoReturn:
+    """Raises the ConfigError of `config.<key>`; `msg` gives the value and the fix (the
+    objectives' checks raise through it too)."""
     raise ConfigError(f"config.{key}: {msg}")
 
 
-def validate(config: config_dict.ConfigDict, objective_streams: dict[str, tuple[str, ...]],
-             num_devices: int = 1) -> None:
+def validate(config: config_dict.ConfigDict, objectives: Mapping[str, Any]) -> None:
     """Checks what a run needs before any file is written; raises ConfigError naming the key.
 
-    `objective_streams` maps each registered objective to the streams it reads (passed in
-    because objectives sit on a higher floor than the config).
+    `objectives`: the objectives a phase may name, by name (`registry.objectives()`), each with
+    its contract: the streams it reads, the settings it needs or excludes, its own check.
     """
     if not config.phases:
-        _fail("phases", "is empty; give at least one phase (see configs/demo.py)")
+        fail("phases", "is empty; give at least one phase (see configs/demo.py)")
     names = [p.name for p in config.phases]
     if len(set(names)) != len(names):
-        _fail("phases", f"phase names must be unique, got {names}")
+        fail("phases", f"phase names must be unique, got {names}")
     for key, schemes in (("mono", ("text", "tfds")), ("parallel", ("tsv", "tfds"))):
         spec = config.data[key]
         if spec and spec.partition(":")[0] not in schemes:
-            _fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
+            fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
                                  f"(or '' for the corpus folder config.data.corpus_dir)")
     if config.data.corpus not in ("demo", "bible"):
-        _fail("data.corpus", f"{config.data.corpus!r}; allowed: 'demo', 'bible' (or a folder in data.corpus_dir)")
+        fail("data.corpus", f"{config.data.corpus!r}; allowed: 'demo', 'bible' (or a folder in data.corpus_dir)")
     if config.data.reader not in ("memory", "stream"):
-        _fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'stream'")
+        fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'stream'")
     if config.data.workers < 0:
-        _fail("data.workers", f"{config.data.workers}; use 0 (threads of the trainer process) or a number of processes")
+        fail("data.workers", f"{config.data.workers}; use 0 (threads of the trainer process) or a number of processes")
     m = config.model
     if m.hidden % m.heads:
-        _fail("model.hidden", f"{m.hidden} is not divisible by model.heads={m.heads}")
+        fail("model.hidden", f"{m.hidden} is not divisible by model.heads={m.heads}")
     seq_len = config.data.seq_len
     if seq_len < 8:
-        _fail("data.seq_len", f"{seq_len} is too short; use at least 8")
+        fail("data.seq_len", f"{seq_len} is too short; use at least 8")
     if seq_len + 2 > m.max_positions:
-        _fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
+        fail("data.seq_len", f"{seq_len} needs model.max_positions >= {seq_len + 2} (positions start at 2)")
     if m.dtype not in ("float32", "bfloat16"):
-        _fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
+        fail("model.dtype", f"{m.dtype!r}; allowed: 'float32', 'bfloat16'")
     if (m.separate_embeddings or m.language_layers) and not m.languages:
-        _fail("model.languages", "is 0; model.separate_embeddings / model.language_layers route by language: "
+        fail("model.languages", "is 0; model.separate_embeddings / model.language_layers route by language: "
                                  "give the number of languages of the run")
     if config.masking.random_across_languages and not m.separate_embeddings:
-        _fail("masking.random_across_languages", "draws replacements from per-language word tables; it needs "
+        fail("masking.random_across_languages", "draws replacements from per-language word tables; it needs "
                                                  "model.separate_embeddings=True")
     if m.shared_specials and not m.separate_embeddings:
-        _fail("model.shared_specials", "shares rows of the per-language word tables; it needs "
+        fail("model.shared_specials", "shares rows of the per-language word tables; it needs "
                                        "model.separate_embeddings=True")
     if not 0 <= m.language_layers <= m.layers:
-        _fail("model.language_layers", f"{m.language_layers}; must be in 0..model.layers={m.layers}")
+        fail("model.language_layers", f"{m.language_layers}; must be in 0..model.layers={m.layers}")
     if m.language_layers and m.scan_layers:
-        _fail("model.language_layers", "per-language blocks cannot be scanned; set model.scan_layers=False")
+        fail("model.language_layers", "per-language blocks cannot be scanned; set model.scan_layers=False")
     if (m.separate_embeddings or m.language_layers) and m.prompt_pool:
-        _fail("model.prompt_pool", "XLM-P prompts with per-language embeddings or blocks are not supported; "
+        fail("model.prompt_pool", "XLM-P prompts with per-language embeddings or blocks are not supported; "
                                    "turn one of them off")
     if m.tri_layer and (m.scan_layers or m.language_layers or m.separate_embeddings or m.prompt_pool):
-        _fail("model.tri_layer", "the TRILayer runs in an unscanned stack of shared blocks; turn off "
+        fail("model.tri_layer", "the TRILayer runs in an unscanned stack of shared blocks; turn off "
                                  "model.scan_layers, language_layers, separate_embeddings and prompt_pool")
     if m.tri_layer and m.layers < 2:
-        _fail("model.tri_layer", f"needs at least 2 blocks (it runs before block layers // 2); model.layers={m.layers}")
+        fail("model.tri_layer", f"needs at least 2 blocks (it runs before block layers // 2); model.layers={m.layers}")
     t = config.transfer
     if t.init not in ("adversarial", "dictionary", "identical", "random"):
-        _fail("transfer.init", f"{t.init!r}; allowed: 'adversarial', 'dictionary', 'identical', 'random'")
+        fail("transfer.init", f"{t.init!r}; allowed: 'adversarial', 'dictionary', 'identical', 'random'")
     if t.source and not m.tri_layer:
-        _fail("model.tri_layer", "is False but transfer.source is set; TreLM transfer inserts the TRILayer: "
+        fail("model.tri_layer", "is False but transfer.source is set; TreLM transfer inserts the TRILayer: "
                                  "set model.tri_layer=True")
     if t.source and min(t.restarts, t.adversarial_steps, t.align_pieces, t.window, t.contexts) < 1:
-        _fail("transfer", "restarts, adversarial_steps, align_pieces, window and contexts must be >= 1")
+        fail("transfer", "restarts, adversarial_steps, align_pieces, window and contexts must be >= 1")
     if m.prompt_pool and not 0 < m.prompt_top_k <= m.prompt_pool:
-        _fail("model.prompt_top_k", f"{m.prompt_top_k}; must be in 1..model.prompt_pool={m.prompt_pool}")
-    if config.objectives.seq_contrast.pooling not in ("mean", "first"):
-        _fail("objectives.seq_contrast.pooling", f"{config.objectives.seq_contrast.pooling!r}; allowed: 'mean', 'first'")
-    for name in ("seq_contrast", "tok_contrast"):
-        if config.objectives[name].temperature <= 0:
-            _fail(f"objectives.{name}.temperature", f"{config.objectives[name].temperature}; must be > 0")
-        if not -m.layers - 1 <= config.objectives[name].layer <= m.layers:
-            _fail(f"objectives.{name}.layer", f"{config.objectives[name].layer}; must be in "
-                                              f"{-m.layers - 1}..{m.layers} (0 = embeddings, -1 = last)")
+        fail("model.prompt_top_k", f"{m.prompt_top_k}; must be in 1..model.prompt_pool={m.prompt_pool}")
     if m.attention not in ("explicit", "fused"):
-        _fail("model.attention", f"{m.attention!r}; allowed: 'explicit', 'fused'")
+        fail("model.attention", f"{m.attention!r}; allowed: 'explicit', 'fused'")
     if m.attention == "fused" and m.attention_dropout:
-        _fail("model.attention", f"'fused' has no dropout on attention probabilities; set "
+        fail("model.attention", f"'fused' has no dropout on attention probabilities; set "
                                  f"model.attention_dropout=0 (now {m.attention_dropout}) or use 'explicit'")
     if m.dropout_rng not in ("hash", "threefry"):
-        _fail("model.dropout_rng", f"{m.dropout_rng!r}; allowed: 'hash', 'threefry'")
+        fail("model.dropout_rng", f"{m.dropout_rng!r}; allowed: 'hash', 'threefry'")
     if m.remat not in ("none", "dots", "full"):
-        _fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
+        fail("model.remat", f"{m.remat!r}; allowed: 'none', 'dots', 'full'")
     for key, value in (("log_every", config.log_every), ("eval.every", config.eval.every),
                        ("checkpoint.every", config.checkpoint.every)):
         if not isinstance(value, int) or value < 1:
-            _fail(key, f"{value!r}; give a positive number of steps (a value past the last step means only at "
+            fail(key, f"{value!r}; give a positive number of steps (a value past the last step means only at "
                        f"the end)")
     if config.tokenizer.vocab_size < 16:  # SentencePiece fails inside C++ below its own minimum
-        _fail("tokenizer.vocab_size", f"{config.tokenizer.vocab_size}; give at least 16 pieces (XLM-R uses 250,000)")
+        fail("tokenizer.vocab_size", f"{config.tokenizer.vocab_size}; give at least 16 pieces (XLM-R uses 250,000)")
     lr = config.optimizer.learning_rate
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):  # 0: parameters stay as they are
-        _fail("optimizer.learning_rate", f"{lr!r}; give a finite number >= 0 (e.g. 5e-4)")
+        fail("optimizer.learning_rate", f"{lr!r}; give a finite number >= 0 (e.g. 5e-4)")
     if config.optimizer.accumulate < 1:
-        _fail("optimizer.accumulate", f"{config.optimizer.accumulate}; give 1 (off) or more micro-batches")
+        fail("optimizer.accumulate", f"{config.optimizer.accumulate}; give 1 (off) or more micro-batches")
     if config.optimizer.schedule not in ("linear", "cosine", "constant"):
-        _fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
+        fail("optimizer.schedule", f"{config.optimizer.schedule!r}; allowed: 'linear', 'cosine', 'constant'")
     if config.export_hf.every < 0:
-        _fail("export_hf.every", f"{config.export_hf.every}; give 0 (off) or a positive number of steps")
+        fail("export_hf.every", f"{config.export_hf.every}; give 0 (off) or a positive number of steps")
     if config.checkpoint.preemption_sync_every < 1:
-        _fail("checkpoint.preemption_sync_every", f"{config.checkpoint.preemption_sync_every}; give a positive "
+        fail("checkpoint.preemption_sync_every", f"{config.checkpoint.preemption_sync_every}; give a positive "
                                                   f"number of steps (signals are agreed on that often)")
     if config.nonfinite not in ("stop", "skip"):
-        _fail("nonfinite", f"{config.nonfinite!r}; allowed: 'stop', 'skip'")
+        fail("nonfinite", f"{config.nonfinite!r}; allowed: 'stop', 'skip'")
     if not 0 < config.masking.rate < 1:
-        _fail("masking.rate", f"{config.masking.rate}; must be in (0, 1)")
+        fail("masking.rate", f"{config.masking.rate}; must be in (0, 1)")
     if config.masking.mask_prob + config.masking.random_prob > 1:
-        _fail("masking.mask_prob", "mask_prob + random_prob must be <= 1")
-    for axis in config.mesh:
-        if axis not in MESH_AXES:
-            _fail(f"mesh.{axis}", f"unknown mesh axis; allowed: {MESH_AXES}")
-    data_parallel = _data_parallel_size(config, num_devices)
-    tensor = mesh_shape(config.mesh, num_devices)["tensor"]
-    if m.heads % tensor or m.mlp % tensor:
-        _fail("mesh.tensor", f"{tensor} must divide model.heads={m.heads} and model.mlp={m.mlp}")
-    sizes = [config.eval.batch_size] + [p.batch_size for p in config.phases]
+        fail("masking.mask_prob", "mask_prob + random_prob must be <= 1")
     for i, p in enumerate(config.phases):
         key = f"phases[{i}]"
         if int(p.steps) <= 0:
-            _fail(f"{key}.steps", f"phase {p.name!r} has {p.steps} steps; give a positive number or remove the phase")
+            fail(f"{key}.steps", f"phase {p.name!r} has {p.steps} steps; give a positive number or remove the phase")
         if not p.streams:
-            _fail(f"{key}.streams", f"phase {p.name!r} reads no data; add e.g. mono=dict(languages='all', alpha=0.3)")
+            fail(f"{key}.streams", f"phase {p.name!r} reads no data; add e.g. mono=dict(languages='all', alpha=0.3)")
         for s, spec in p.streams.items():
             if s not in KNOWN_STREAMS:
-                _fail(f"{key}.streams.{s}", f"unknown stream; allowed: {KNOWN_STREAMS}")
+                fail(f"{key}.streams.{s}", f"unknown stream; allowed: {KNOWN_STREAMS}")
             langs = language_list(spec.languages)
             if not (langs == "all" or (isinstance(langs, tuple) and langs and all(isinstance(x, str) for x in langs))):
-                _fail(f"{key}.streams.{s}.languages", f"{spec.languages!r}; give 'all', a list of language codes, or "
+                fail(f"{key}.streams.{s}.languages", f"{spec.languages!r}; give 'all', a list of language codes, or "
                                                       f"from the command line a comma-separated string ('en,de')")
             if not 0 < spec.alpha <= 1:
-                _fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be in (0, 1] (1 = proportional to "
+                fail(f"{key}.streams.{s}.alpha", f"{spec.alpha}; must be in (0, 1] (1 = proportional to "
                                                   f"data size, smaller values up-sample small languages)")
         try:
             re.compile(p.trainable)
         except re.error as e:
-            _fail(f"{key}.trainable", f"{p.trainable!r} is not a regular expression ({e}); e.g. '.*' (all)")
+            fail(f"{key}.trainable", f"{p.trainable!r} is not a regular expression ({e}); e.g. '.*' (all)")
         if not p.objectives:
-            _fail(f"{key}.objectives", f"phase {p.name!r} has no objectives; e.g. objectives=dict(mlm=1.0)")
+            example = ", ".join(f"{n}={w}" for n, w in _registry().defaults().items())
+            fail(f"{key}.objectives", f"phase {p.name!r} has no objectives; e.g. objectives=dict({example})")
         for name, weight in p.objectives.items():
-            if name not in objective_streams:
-                _fail(f"{key}.objectives.{name}", f"unknown objective; registered: {sorted(objective_streams)}")
-            missing = set(objective_streams[name]) - set(p.streams)
-            if missing:
-                _fail(f"{key}.streams", f"objective {name!r} reads streams {sorted(missing)} that phase {p.name!r} does not provide")
-            if name == "xlm" and not t.source:
-                _fail(f"{key}.objectives.xlm", "the cross-lingual LM reads source sentences with a transferred "
-                                               "model's source vocabulary; set transfer.source (see configs/trelm.py)")
-            if t.source and name in ("tlm", "seq_contrast", "tok_contrast"):
-                _fail(f"{key}.objectives.{name}", "with transfer.source the parallel stream's source side is in "
-                                                  "the source vocabulary; only 'xlm' reads it")
+            if name not in objectives:
+                fail(f"{key}.objectives.{name}", f"unknown objective; registered: {sorted(objectives)} "
+                                                  f"(xlmeta_jax/objectives/)")
+            _validate_objective(config, key, p, name, objectives[name])
             if not math.isfinite(weight) or weight < 0:
-                _fail(f"{key}.objectives.{name}", f"weight {weight}; must be finite and >= 0")
-    for i, b in enumerate(sizes):
-        key = "eval.batch_size" if i == 0 else f"phases[{i - 1}].batch_size"
-        if b <= 0 or b % data_parallel:
-            _fail(key, f"{b} must be a positive multiple of the data-parallel size {data_parallel} "
-                       f"(mesh data*fsdp on {num_devices} devices)")
-        micro = config.optimizer.accumulate
-        if i and b % (data_parallel * micro):
-            _fail(key, f"{b} rows do not split into optimizer.accumulate={micro} micro-batches of a multiple "
-                       f"of the data-parallel size {data_parallel}")
+                fail(f"{key}.objectives.{name}", f"weight {weight}; must be finite and >= 0")
 
 
-def mesh_shape(mesh: Any, num_devices: int) -> dict[str, int]:
-    """Resolves config.mesh (one -1 = the rest of the devices) against the device count."""
-    sizes = {a: int(mesh.get(a, 1)) for a in MESH_AXES}
-    free = [a for a, n in sizes.items() if n == -1]
-    if len(free) > 1 or any(n == 0 or n < -1 for n in sizes.values()):
-        raise ConfigError(f"config.mesh: {dict(sizes)}; sizes must be positive with at most one -1")
-    fixed = math.prod(n for n in sizes.values() if n != -1)
-    if free:
-        if num_devices % fixed:
-            raise ConfigError(f"config.mesh: fixed axes {dict(sizes)} use {fixed} devices, "
-                              f"which does not divide the {num_devices} devices present")
-        sizes[free[0]] = num_devices // fixed
-    if math.prod(sizes.values()) != num_devices:
-        raise ConfigError(f"config.mesh: {dict(sizes)} needs {math.prod(sizes.values())} devices, "
-                          f"{num_devices} are present; set one axis to -1 or change the sizes")
-    return sizes
+def _validate_objective(config: config_dict.ConfigDict, phase_key: str, p: Any, name: str, objective: Any) -> None:
+    """What objective `name` of phase `p` (`phase_key`) declares: its streams in the phase, the
+    settings it needs set or unset, then its own check."""
+    missing = sorted(set(objective.streams) - set(p.streams))
+    if missing:
+        fail(f"{phase_key}.streams", f"objective {name!r} reads streams {missing} that phase {p.name!r} does not "
+                                      f"provide; add them (e.g. {missing[0]}=dict(languages='all', alpha=0.3)) or "
+                                      f"remove the objective")
+    for setting, why in objective.requires.items():
+        if not _setting(config, setting):
+            fail(f"{phase_key}.objectives.{name}", f"needs config.{setting}: {why}; set it or remove the objective")
+    for setting, why in objective.excludes.items():
+        if _setting(config, setting):
+            fail(f"{phase_key}.objectives.{name}", f"cannot run with config.{setting}={_setting(config, setting)!r}: "
+                                                    f"{why}; remove the objective from the phase or unset {setting}")
+    objective.check(config, phase_key)
 
 
-def _data_parallel_size(config: config_dict.ConfigDict, num_devices: int) -> int:
-    shape = mesh_shape(config.mesh, num_devices)
-    return shape["data"] * shape["fsdp"]
+def _setting(config: config_dict.ConfigDict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        config = config[part]
+    return config
 
 
 def _children(node: Any) -> str:

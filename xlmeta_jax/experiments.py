@@ -62,19 +62,24 @@ def xlm_meta(arg, arch: dict, file: str, methods: tuple[str, ...] = ()):
 def add_methods(c, methods: tuple[str, ...], langs) -> None:
     """The cross-lingual objectives join the multilingual phase; XLM-P's prompts live in
     the model from the start, so their matching loss runs in every phase."""
-    xling = c.phases[-1]
-    if {"tlm", "veco2"} & set(methods):
-        xling.streams.parallel = dict(languages=[l for l in langs if l != "en"] if langs != "all" else "all",
-                                      alpha=0.3)
-        xling.objectives.tlm = 1.0
-    if "tlm" in methods:
-        c.model.languages = 32  # XLM's language embeddings (XLM-R has none)
+    if {"tlm", "veco2"} & set(methods):  # VECO 2.0 trains TLM too: the same one
+        add_tlm(c, langs)
     if "veco2" in methods:
-        xling.objectives.update(seq_contrast=1.0, tok_contrast=0.5)
+        c.phases[-1].objectives.update(seq_contrast=1.0, tok_contrast=0.5)
     if "xlmp" in methods:
         c.model.update(prompt_pool=16, prompt_length=4, prompt_top_k=2)
         for p in c.phases:
             p.objectives.prompt_match = 0.1
+
+
+def add_tlm(c, langs) -> None:
+    """XLM's translation LM (Lample & Conneau 2019), the one TLM of every config: English-X
+    pairs in the multilingual phase, masked on both sides, and XLM's language embeddings (one
+    learned vector per language id at the input; XLM-R has none)."""
+    xling = c.phases[-1]
+    xling.streams.parallel = dict(languages=[l for l in langs if l != "en"] if langs != "all" else "all", alpha=0.3)
+    xling.objectives.tlm = 1.0
+    c.model.languages = 32  # room for every language of the run (LANGUAGES has 15)
 
 
 

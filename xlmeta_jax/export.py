@@ -10,7 +10,7 @@ and the fix).
 from absl import app, flags
 
 from xlmeta_jax import cli
-from xlmeta_jax.training.checkpoint import export_workdir
+from xlmeta_jax.interop import run_folder
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run folder (config.json, tokenizer/, checkpoints/)")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step to export; default: the latest")
@@ -23,8 +23,8 @@ flags.mark_flags_as_required(["workdir", "out"])
 
 def main(argv):
     del argv
-    print(cli.run(lambda: export_workdir(_WORKDIR.value, _STEP.value, _OUT.value, drop_extra=_DROP_EXTRA.value,
-                                         overwrite=_OVERWRITE.value)))
+    print(cli.run(lambda: run_folder.export(_WORKDIR.value, _STEP.value, _OUT.value, drop_extra=_DROP_EXTRA.value,
+                                            overwrite=_OVERWRITE.value)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from ml_collections import config_flags
 from xlmeta_jax import cli
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.parallel import distributed
-from xlmeta_jax.training import host_memory, loop, summary
+from xlmeta_jax.training import host_memory, loop, nonfinite, summary
 from xlmeta_jax.training.preemption import EXIT_PREEMPTED, Preempted
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file, e.g. configs/demo.py:smoke")
@@ -21,8 +21,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def train() -> None:
-    if _CONFIG.value.host.keep_freed_memory:
-        host_memory.keep_freed_memory()
+    host_memory.apply(_CONFIG.value.host.keep_freed_memory)  # before JAX starts its threads
     distributed.initialize(_CONFIG.value.distributed)
     loop.train(_CONFIG.value, _WORKDIR.value)
     if jax.process_index() == 0:
@@ -31,7 +30,7 @@ def train() -> None:
 
 def main(argv):
     del argv
-    cli.run(train, [(loop.NonFiniteError, 3, "error: "), (Preempted, EXIT_PREEMPTED, "")])
+    cli.run(train, [(nonfinite.NonFiniteError, 3, "error: "), (Preempted, EXIT_PREEMPTED, "")])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pytest
 
 from xlmeta_jax.data import decontaminate
 from xlmeta_jax.data.sources import DataError
-from xlmeta_jax.training import loop
+from xlmeta_jax.data import inputs
 
 
 def test_normalize_folds_case_width_and_spacing():
@@ -31,11 +31,11 @@ def test_missing_exclusion_file_names_it(tmp_path):
 
 
 def test_the_loop_drops_excluded_training_lines_and_pairs_but_not_validation():
-    texts = loop.Texts({"en": ["Keep me.", "Drop me."]}, {"en": ["Drop me."]},
+    texts = inputs.Texts({"en": ["Keep me.", "Drop me."]}, {"en": ["Drop me."]},
                        {"de": [("Drop me.", "Bleib."), ("Stay.", "Bleib.")]}, frozenset({decontaminate.normalize("drop ME.")}))
-    out = loop.decontaminated(texts)
+    out = inputs.decontaminated(texts)
     assert out.mono_train == {"en": ["Keep me."]}
     assert out.mono_valid == {"en": ["Drop me."]}
     assert out.pairs == {"de": [("Stay.", "Bleib.")]}
     with pytest.raises(DataError, match="config.data.exclude: every en training line"):
-        loop.decontaminated(loop.Texts({"en": ["Drop me."]}, {}, {}, frozenset({"drop me."})))
+        inputs.decontaminated(inputs.Texts({"en": ["Drop me."]}, {}, {}, frozenset({"drop me."})))

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import smoke_config
 from xlmeta_jax.data import sources
-from xlmeta_jax.training import loop
+from xlmeta_jax.data import inputs
 
 
 def shard(path, lines, gz=False):
@@ -51,9 +51,9 @@ def test_a_run_reads_text_and_pairs_by_name(tiny_corpus):
     c = smoke_config("/nonexistent")
     c.data.update(mono=f"text:{tiny_corpus}/mono/{{lang}}.{{split}}.txt",
                   parallel=f"tsv:{tiny_corpus}/parallel/en-{{lang}}.{{split}}.tsv")
-    assert not loop.needs_corpus_folder(c)
-    by_name = loop.stream_languages(c, None)
-    assert by_name == loop.stream_languages(smoke_config(tiny_corpus), tiny_corpus)
+    assert not inputs.needs_corpus_folder(c)
+    by_name = inputs.stream_languages(c, None)
+    assert by_name == inputs.stream_languages(smoke_config(tiny_corpus), tiny_corpus)
     mono = sorted({l for p in by_name for l in p["mono"]})
     pairs = sorted({l for p in by_name for l in p.get("parallel", [])})
-    assert loop.read_corpus(c, None, mono, pairs) == loop.read_corpus(smoke_config(tiny_corpus), tiny_corpus, mono, pairs)
+    assert inputs.read_corpus(c, None, mono, pairs) == inputs.read_corpus(smoke_config(tiny_corpus), tiny_corpus, mono, pairs)

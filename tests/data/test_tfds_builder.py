@@ -7,7 +7,7 @@ pytest.importorskip("tensorflow_datasets")
 
 from tests.conftest import smoke_config  # noqa: E402
 from xlmeta_jax.data import sources, tfds_builder  # noqa: E402
-from xlmeta_jax.training import loop  # noqa: E402
+from xlmeta_jax.data import inputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,11 @@ def test_a_run_from_tfds_gets_the_batches_of_the_same_text_files(tiny_corpus, pr
         c.data.tfds.update(data_dir=str(prepared), train_split="train", valid_split="valid")
         c.phases = c.phases[1:]
         c.phases[0].streams = dict(mono=dict(languages=["de", "en"], alpha=0.3), parallel=dict(languages=["de"], alpha=1.0))
-        assert not loop.needs_corpus_folder(c)
-        langs = loop.stream_languages(c, None)
-        texts = loop.read_corpus(c, None, langs[0]["mono"], langs[0]["parallel"])
-        corpus = loop.prepare_corpus(c, tmp_path / mono.partition(":")[0], texts)
-        data = loop.phase_data(c, corpus, 0, langs[0], slice(0, c.phases[0].batch_size))
+        assert not inputs.needs_corpus_folder(c)
+        texts = inputs.read(c)
+        langs = list(texts.phase_languages)
+        corpus = inputs.prepare(c, tmp_path / mono.partition(":")[0], texts)
+        data = inputs.phase_data(c, corpus, 0, slice(0, c.phases[0].batch_size))
         return langs, texts, [data.batch(s) for s in range(3)]
 
     text = first_batches(f"text:{tiny_corpus}/mono/{{lang}}.{{split}}.txt",

@@ -26,10 +26,10 @@ import jax.numpy as jnp  # noqa: E402
 
 from tests.conftest import ROOT, SENTENCES, smoke_config  # noqa: E402
 from xlmeta_jax.data import tokenizer as tokenizer_lib  # noqa: E402
-from xlmeta_jax.interop import hf  # noqa: E402
+from xlmeta_jax.interop import hf, run_folder  # noqa: E402
 from xlmeta_jax.model.encoder import Encoder, ModelConfig  # noqa: E402
 from xlmeta_jax.training import loop  # noqa: E402
-from xlmeta_jax.training.checkpoint import Checkpointer, export_workdir  # noqa: E402
+from xlmeta_jax.training.checkpoint import Checkpointer  # noqa: E402
 
 OOV = "한국어 ✈"  # Hangul and a symbol: not in the corpus, so <unk>
 
@@ -229,10 +229,10 @@ def test_export_errors_name_the_path_and_the_fix(run, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "--step=5" in r.stderr and "available steps: [" in r.stderr and str(workdir / "checkpoints") in r.stderr
     with pytest.raises(hf.InteropError, match="no such run folder"):
-        export_workdir(tmp_path / "nope", None, tmp_path / "y")
+        run_folder.export(tmp_path / "nope", None, tmp_path / "y")
     (tmp_path / "empty").mkdir()
     with pytest.raises(hf.InteropError, match=r"checkpoints: no checkpoints; train first"):
-        export_workdir(tmp_path / "empty", None, tmp_path / "y")
+        run_folder.export(tmp_path / "empty", None, tmp_path / "y")
     # an existing export is never replaced silently; --overwrite replaces it whole
     before = (out / "model.safetensors").read_bytes()
     with pytest.raises(hf.InteropError, match=r"exists and is not empty.*--overwrite"):

@@ -36,3 +36,25 @@ def test_freed_blocks_are_reused_without_page_faults():
     assert default >= 9 * 64 // 2
     assert keep < default / 20
 
+
+
+@pytest.mark.parametrize("setting, jax_platforms, accelerator, applies", [
+    ("auto", "", False, True),  # no GPU/TPU plugin: JAX runs on the CPU, where it was measured
+    ("auto", "", True, False),  # a GPU/TPU run: unmeasured there, left as glibc has it
+    ("auto", "cpu", True, True),
+    ("auto", "cuda,cpu", False, False),
+    ("on", "tpu", True, True),
+    ("off", "cpu", False, False),
+])
+def test_freed_memory_is_kept_on_the_cpu_backend_unless_asked(setting, jax_platforms, accelerator, applies):
+    from xlmeta_jax.training import host_memory
+
+    assert host_memory.wanted(setting, jax_platforms, accelerator) is applies
+
+
+def test_a_wrong_setting_names_the_key():
+    from xlmeta_jax.config import ConfigError
+    from xlmeta_jax.training import host_memory
+
+    with pytest.raises(ConfigError, match=r"config.host.keep_freed_memory: True; allowed"):
+        host_memory.wanted(True, "", False)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import smoke_config
-from xlmeta_jax.training import loop
+from xlmeta_jax.training import loop, validation
 from xlmeta_jax.training.checkpoint import Checkpointer
 
 
@@ -96,10 +96,46 @@ def test_curve_pairs_may_name_the_run_corpus_folder(tmp_path):
 
     cfg = base_config().eval.retrieval
     cfg.pairs = "{corpus}/parallel/en-{lang}.valid.tsv"
-    filled = loop.curve_config(cfg, tmp_path)
+    filled = validation.curve_config(cfg, tmp_path)
     assert filled.pairs == f"{tmp_path}/parallel/en-{{lang}}.valid.tsv" and filled.max_pairs == cfg.max_pairs
     assert cfg.pairs.startswith("{corpus}")  # the run's config is not changed
     with pytest.raises(ConfigError, match=r"config.eval.retrieval.pairs=.*reads none"):
-        loop.curve_config(cfg, None)
+        validation.curve_config(cfg, None)
     cfg.pairs = "/data/en-{lang}.tsv"
-    assert loop.curve_config(cfg, None) is cfg
+    assert validation.curve_config(cfg, None) is cfg
+
+
+def test_an_error_mid_run_still_finishes_the_saves_in_flight_and_closes_the_writer(tiny_corpus, tmp_path, monkeypatch):
+    from xlmeta_jax.training import metrics
+
+    events = []
+    monkeypatch.setattr(Checkpointer, "close", lambda self: events.append("checkpoints closed"))
+    monkeypatch.setattr(metrics.MetricsWriter, "close", lambda self: events.append("writer closed"))
+
+    def fail_at(step, wait_for_save):
+        if step == 3:
+            raise RuntimeError("lost the data source")
+
+    monkeypatch.setattr(loop, "maybe_kill", fail_at)
+    c = config_for(tiny_corpus)
+    c.checkpoint.every = 2
+    with pytest.raises(RuntimeError, match="lost the data source"):
+        loop.train(c, tmp_path)
+    assert events == ["writer closed", "checkpoints closed"]
+
+
+def test_the_restart_point_named_after_a_bad_step_is_a_finished_checkpoint():
+    from xlmeta_jax.training import nonfinite
+
+    class Saving:  # step 4's asynchronous save is still being written
+        in_flight = True
+
+        def wait(self):
+            self.in_flight = False
+
+        def latest_step(self):
+            return None if self.in_flight else 4  # read before the save lands, there is none to name
+
+    with pytest.raises(nonfinite.NonFiniteError, match="restart point is checkpoint 4"):
+        nonfinite.check_finite({"finite": False, "loss": float("nan"), "grad_norm": 1.0}, 5, "meta", "stop",
+                               lambda: nonfinite.committed_step(Saving()))

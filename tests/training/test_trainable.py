@@ -55,7 +55,7 @@ def test_patterns_that_cannot_work_fail_naming_the_key():
     c = load_config("demo", "smoke")
     c.phases[1].trainable = "layer_(0"
     with pytest.raises(config_lib.ConfigError, match=r"phases\[1\]\.trainable: 'layer_\(0' is not a regular"):
-        config_lib.validate(c, registry.streams_by_objective())
+        config_lib.validate(c, registry.objectives())
     c.phases[1].trainable = "tri_layer/.*"
     prog = program.build(c, 60)
     with prog.context(), pytest.raises(config_lib.ConfigError, match=r"phases\[1\]\.trainable: 'tri_layer/\.\*' matches no"):

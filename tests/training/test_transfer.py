@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from xlmeta_jax.config import base_config
 from xlmeta_jax.data import pipeline
 from xlmeta_jax.eval import alignment
 from xlmeta_jax.interop import hf
-from xlmeta_jax.model.encoder import Encoder, ModelConfig
+from xlmeta_jax.model.encoder import Encoder, ModelConfig, init_params
 from xlmeta_jax.objectives import adversarial
 from xlmeta_jax.training import transfer
 
@@ -16,10 +17,7 @@ CFG = dict(hidden=16, layers=4, heads=2, mlp=32, dropout=0.0, attention_dropout=
 
 
 def init(cfg: ModelConfig, seed: int = 0) -> dict:
-    tokens = jnp.full((1, 8), 5, jnp.int32)
-    params = Encoder(cfg).init(jax.random.key(seed), tokens, tokens + 2, tokens * 0 + 1,
-                               mlm_positions=jnp.zeros((1, 2), jnp.int32))["params"]
-    return jax.tree.map(np.array, nn.unbox(params))
+    return jax.tree.map(np.array, nn.unbox(init_params(Encoder(cfg), jax.random.key(seed))))
 
 
 def test_target_order_follows_links_then_the_diagonal():
@@ -158,3 +156,55 @@ def test_adversarial_alignment_recovers_a_random_rotation():
     assert found.criterion == max(found.restart_criteria)
     criteria = np.sort(found.restart_criteria)
     assert criteria[-1] > 0.99 and criteria[0] < 0.95  # some starts fail: the restarts are needed
+
+
+class WordTokenizer:
+    """A tokenizer stand-in: each known word is one piece (ids from FIRST_PIECE on), any other
+    word two pieces; the last id is <mask>."""
+
+    def __init__(self, words: list[str]):
+        self.ids = {w: i + 4 for i, w in enumerate(words)}
+        self.vocab_size = len(words) + 5
+
+    def encode(self, lines: list[str]) -> list[np.ndarray]:
+        return [np.array([p for w in line.split() for p in ([self.ids[w]] if w in self.ids else [3, 3])], np.int32)
+                for line in lines]
+
+
+def transfer_cfg(**kw):
+    cfg = base_config().transfer
+    cfg.update(init="dictionary", window=2, contexts=40, refine_iterations=1, **kw)
+    return cfg
+
+
+def test_seed_dictionary_reads_transfer_dictionary_for_every_target_language(tmp_path):
+    """config.transfer.dictionary, not the contrastive objective's dictionary nor the corpus,
+    seeds init='dictionary' when set; translations of one English word merge across languages."""
+    (tmp_path / "en-de.txt").write_text("cat\tKatze\nhouse\tHaus\n")
+    (tmp_path / "en-fr.txt").write_text("cat\tchat\n")
+    pairs = {"de": [("dog", "Hund")], "fr": [("dog", "chien")]}
+    cfg = transfer_cfg(dictionary=str(tmp_path / "en-{lang}.txt"))
+    assert transfer.seed_dictionary(cfg, pairs) == {"cat": {"katze", "chat"}, "house": {"haus"}}
+    assert transfer.seed_dictionary(transfer_cfg(), pairs) == {"dog": {"hund", "chien"}}
+    with pytest.raises(transfer.ConfigError, match=r"config\.transfer\.dictionary: .*en-xx\.txt not found"):
+        transfer.seed_dictionary(cfg, {"xx": []})
+
+
+def test_dictionary_init_aligns_on_the_transfer_dictionary(tmp_path):
+    """transfer.start seeds its Procrustes map with the single-piece pairs of the dictionary it is
+    given: the 12 entries of transfer.dictionary, where the corpus holds 2 single-word pairs."""
+    rng = np.random.default_rng(0)
+    src_words, tgt_words = [f"s{chr(97 + i)}" for i in range(30)], [f"t{chr(97 + i)}" for i in range(20)]
+    source_tok, target_tok = WordTokenizer(src_words), WordTokenizer(tgt_words)
+    lines = lambda words: [" ".join(rng.choice(words, size=8)) for _ in range(300)]  # noqa: E731
+    (tmp_path / "en-de.txt").write_text("".join(f"s{c}\tt{c}\n" for c in "abcdefghijkl"))
+    pairs = {"de": [("sa", "ta"), ("sb", "tb"), ("sa sb", "ta tb")]}
+    source = init(ModelConfig(vocab_size=source_tok.vocab_size, **CFG), 1)
+    fresh = init(ModelConfig(vocab_size=target_tok.vocab_size, source_vocab=source_tok.vocab_size, tri_layer=True,
+                             **CFG), 2)
+    seeds = {}
+    for name, cfg in (("file", transfer_cfg(dictionary=str(tmp_path / "en-{lang}.txt"))), ("corpus", transfer_cfg())):
+        _, info = transfer.start(cfg, source, source_tok, target_tok, fresh, 2, target_lines=lines(tgt_words),
+                                 source_lines=lines(src_words), dictionary=transfer.seed_dictionary(cfg, pairs), seed=0)
+        seeds[name] = info["seed_pairs"]
+    assert seeds == {"file": 12, "corpus": 2}

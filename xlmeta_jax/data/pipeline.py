@@ -7,13 +7,19 @@ model attends only within a segment, so packing never lets one document see
 another (the alternative, separators with full attention, leaks context and
 makes positions depend on the neighbours).
 
-Batches: row b of step s is drawn with `np.random.default_rng((seed, phase, s))`:
-a language from p_i ∝ n_i^alpha, a packed row of that language (with
-replacement, like XLM's multinomial sampling), then fresh masking. Nothing else
-is state, so a restart at step s sees exactly the batches of an uninterrupted
-run, and each host can build just its own rows of the global batch.
+Batches: slot b of step s draws its language from p_i ∝ n_i^alpha with
+`np.random.default_rng((seed, phase, stream, s))`, then reads the next packed row of that
+language in an order that is a fresh permutation for each epoch of the language (so
+without replacement within an epoch: `EpochOrder`), then gets fresh masking. The
+draws are replayed from their keys, so a restart at step s sees exactly the batches of
+an uninterrupted run, and each host can build just its own rows of the global batch.
 grain's MapDataset maps step -> batch and prefetches in threads (or worker processes).
 For corpora too large to tokenize up front, streaming.StreamedMono replaces MonoStream.
+
+Fields: a stream builds only the batch fields its phase's objectives read
+(`objectives.registry.fields_for`; MONO_FIELDS and PARALLEL_FIELDS are everything it can
+build, the default), plus BOOKKEEPING; masking, the pair row, the alignments and the
+target order are each computed only when one of their fields is asked for.
 """
 from __future__ import annotations
 
@@ -32,6 +38,29 @@ from xlmeta_jax.data import masking, mixture
 from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
 
 POSITION_OFFSET = PAD + 1  # XLM-R: positions start after padding_idx
+
+MASKED = frozenset({"tokens", "mlm_positions", "targets", "weights"})  # the fields masking writes
+MONO_FIELDS = MASKED | {"positions", "segment_ids", "lang", "langs"}
+SIDE_FIELDS = ("tokens", "positions", "segment_ids", "langs")  # of each side of a pair, prefixed src_ / tgt_
+PAIR_FIELDS = ("pair_tokens", "positions", "segment_ids", "langs")  # the unmasked pair row
+ALIGN_FIELDS = ("align", "align_weights")
+PAIR_ROW_FIELDS = frozenset([f"{side}_{k}" for side in ("src", "tgt") for k in SIDE_FIELDS] + list(PAIR_FIELDS)
+                            + list(ALIGN_FIELDS) + ["order", "xlm_weights"])
+PARALLEL_FIELDS = PAIR_ROW_FIELDS | MASKED | {"lang"}
+STREAM_FIELDS = {"mono": MONO_FIELDS, "parallel": PARALLEL_FIELDS}
+# In every batch whatever its objectives read: the train loop counts each stream's tokens and
+# languages from them.
+BOOKKEEPING = frozenset({"segment_ids", "lang"})
+
+
+def built_fields(fields, stream: str) -> frozenset[str]:
+    """The fields `stream` builds: `fields` and BOOKKEEPING; a field it cannot build is a
+    mistake in an objective's declaration of what it reads."""
+    unknown = set(fields) - STREAM_FIELDS[stream]
+    if unknown:
+        raise ValueError(f"the {stream} stream cannot build the fields {sorted(unknown)} (an objective's `reads` "
+                         f"names them); it builds {sorted(STREAM_FIELDS[stream])}")
+    return frozenset(fields) | BOOKKEEPING
 
 
 @dataclass(frozen=True)
@@ -76,16 +105,6 @@ def pack(docs: list[np.ndarray], seq_len: int) -> Packed:
     return Packed(pad(tokens, PAD), pad(positions, PAD), pad(segments, 0))
 
 
-def unpack(packed: Packed) -> list[np.ndarray]:
-    """Inverse of `pack` up to chunking: the token bodies of every segment, in order."""
-    out = []
-    for t, s in zip(packed.tokens, packed.segment_ids):
-        for seg in range(1, int(s.max()) + 1):
-            piece = t[s == seg]
-            out.append(piece[1:-1])
-    return out
-
-
 @dataclass(frozen=True)
 class Masking:
     rate: float
@@ -109,6 +128,13 @@ class Masking:
                                   random_tables=self.random_tables, table_stride=self.mask_id + 1)
         out.update(positions=rows.positions, segment_ids=rows.segment_ids)
         return out
+
+    def view(self, rng: np.random.Generator, rows: Packed, fields: frozenset[str]) -> dict[str, np.ndarray]:
+        """The `fields` of `rows` among positions, segment_ids and the masked ones (`MASKED`),
+        masked only when one of those is asked for."""
+        out = self.apply(rng, rows) if fields & MASKED else {"positions": rows.positions,
+                                                               "segment_ids": rows.segment_ids}
+        return {k: v for k, v in out.items() if k in fields}
 
 
 def random_tables(config) -> int:
@@ -185,6 +211,10 @@ class MonoStream:
     probs: dict[str, float]
     masking: Masking
     ids: dict[str, int]  # language -> the run's language id (language embeddings, metrics)
+    fields: frozenset[str] = MONO_FIELDS  # what the phase's objectives read (+ BOOKKEEPING)
+
+    def __post_init__(self):
+        object.__setattr__(self, "fields", built_fields(self.fields, "mono"))
 
     @functools.cached_property
     def order(self) -> EpochOrder:
@@ -199,11 +229,17 @@ class MonoStream:
         parts = []
         for r in range(batch_size)[rows]:
             row = take(self.packed[langs[lang_idx[r]]], np.array([row_idx[r]]))
-            parts.append(self.masking.apply(np.random.default_rng(key + (r,)), row))
+            parts.append(self.masking.view(np.random.default_rng(key + (r,)), row, self.fields))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
-        out["langs"] = np.broadcast_to(out["lang"][:, None], out["tokens"].shape).copy()
-        return out
+        return out | language_per_token(out, self.fields)
+
+
+def language_per_token(out: dict[str, np.ndarray], fields: frozenset[str]) -> dict[str, np.ndarray]:
+    """`langs`, each row's language id at every slot, if `fields` asks for it."""
+    if "langs" not in fields:
+        return {}
+    return {"langs": np.broadcast_to(out["lang"][:, None], out["segment_ids"].shape).copy()}
 
 
 @dataclass(frozen=True)
@@ -230,30 +266,55 @@ def side_row(ids: np.ndarray, length: int, lang: int) -> dict[str, np.ndarray]:
 
 
 def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, max_align: int,
-             src_lang: int, tgt_lang: int) -> dict[str, np.ndarray]:
-    """One translation pair as the three views the parallel objectives read.
+             src_lang: int, tgt_lang: int, fields: frozenset[str] = PAIR_ROW_FIELDS) -> dict[str, np.ndarray]:
+    """One translation pair as the views the parallel objectives read, under the parallel
+    batch's field names; a view is built only when `fields` asks for one of its fields.
 
-    `<s> en </s></s> x </s>` in `seq_len` (positions restart at the second sentence, as in
-    XLM's TLM; one segment, so each side sees the other), each side alone in seq_len // 2,
-    and the dictionary alignments as indices into the pair row.
+    Each side alone, `<s> side </s>` in seq_len // 2 (`src_*`, `tgt_*`); the pair row
+    `<s> en </s></s> x </s>` in `seq_len` (PAIR_FIELDS; positions restart at the second
+    sentence, as in XLM's TLM; one segment, so each side sees the other); the dictionary
+    alignments as indices into the pair row (ALIGN_FIELDS); for TreLM's cross-lingual LM the
+    source slot each target slot reads (`order`) and the target pieces it predicts (`xlm_weights`).
     """
     half = seq_len // 2
     src, tgt = src[:half - 2], tgt[:half - 2]
     a, b = side_row(src, half, src_lang), side_row(tgt, half, tgt_lang)
     ns, nt = len(src) + 2, len(tgt) + 2
+    views = [
+        ({f"src_{k}" for k in a}, lambda: {f"src_{k}": v for k, v in a.items()}),
+        ({f"tgt_{k}" for k in b}, lambda: {f"tgt_{k}": v for k, v in b.items()}),
+        (set(PAIR_FIELDS), lambda: pair_view(a, b, ns, nt, seq_len)),
+        (set(ALIGN_FIELDS), lambda: alignment_view(align, len(src), len(tgt), ns, max_align)),
+        ({"order"}, lambda: {"order": target_order(align, ns, nt, half)}),
+        ({"xlm_weights"}, lambda: {"xlm_weights": ((b["segment_ids"] > 0) & (b["tokens"] >= FIRST_PIECE))
+                                   .astype(np.float32)}),
+    ]
+    out = {}
+    for names, build in views:
+        if names & fields:
+            out.update(build())
+    return {k: v for k, v in out.items() if k in fields}
+
+
+def pair_view(a: dict[str, np.ndarray], b: dict[str, np.ndarray], ns: int, nt: int,
+              seq_len: int) -> dict[str, np.ndarray]:
+    """The side rows `a` and `b` (ns and nt real slots) as one row `<s> en </s></s> x </s>`."""
     pair = {k: np.concatenate([a[k][:ns], b[k][:nt], np.zeros(seq_len - ns - nt, np.int32)]) for k in a}
     pair["tokens"][ns + nt:] = PAD
     pair["positions"][ns + nt:] = PAD
     pair["tokens"][ns] = EOS  # the second sentence opens with </s>, as XLM-R pairs do
-    keep = [(i, j) for i, j in align if i < len(src) and j < len(tgt)][:max_align]
+    return {"pair_tokens": pair.pop("tokens"), **pair}
+
+
+def alignment_view(align: np.ndarray, n_src: int, n_tgt: int, ns: int, max_align: int) -> dict[str, np.ndarray]:
+    """The first `max_align` dictionary links (English piece, foreign piece) whose pieces survived
+    truncation to n_src / n_tgt pieces, as slots of the pair row (the foreign side starts at ns)."""
+    keep = [(i, j) for i, j in align if i < n_src and j < n_tgt][:max_align]
     links = np.zeros((max_align, 2), np.int32)
     weights = np.zeros(max_align, np.float32)
     for k, (i, j) in enumerate(keep):
         links[k], weights[k] = (1 + i, ns + 1 + j), 1.0
-    out = {f"src_{k}": v for k, v in a.items()} | {f"tgt_{k}": v for k, v in b.items()}
-    return out | {f"pair_{k}": v for k, v in pair.items()} | {
-        "align": links, "align_weights": weights, "order": target_order(align, ns, nt, half),
-        "xlm_weights": ((b["segment_ids"] > 0) & (b["tokens"] >= FIRST_PIECE)).astype(np.float32)}
+    return {"align": links, "align_weights": weights}
 
 
 def target_order(align: np.ndarray, ns: int, nt: int, length: int) -> np.ndarray:
@@ -271,7 +332,8 @@ def target_order(align: np.ndarray, ns: int, nt: int, length: int) -> np.ndarray
 
 @dataclass(frozen=True)
 class ParallelStream:
-    """English-X pairs drawn from a language mixture; the pair row is masked for TLM."""
+    """English-X pairs drawn from a language mixture (`pair_row`'s views); the masked fields
+    (`MASKED`) are the pair row's, masked on both sides."""
     pairs: dict[str, Pairs]
     probs: dict[str, float]
     masking: Masking
@@ -279,6 +341,10 @@ class ParallelStream:
     english: int  # the run's language id of English
     seq_len: int
     max_align: int
+    fields: frozenset[str] = PARALLEL_FIELDS  # what the phase's objectives read (+ BOOKKEEPING)
+
+    def __post_init__(self):
+        object.__setattr__(self, "fields", built_fields(self.fields, "parallel"))
 
     @functools.cached_property
     def order(self) -> EpochOrder:
@@ -287,18 +353,21 @@ class ParallelStream:
     def batch(self, key: tuple[int, ...], batch_size: int, rows: slice) -> dict[str, np.ndarray]:
         langs = list(self.pairs)
         lang_idx, row_idx = self.order.slots(key, batch_size)
+        masking = bool(self.fields & MASKED)
+        views = self.fields | set(PAIR_FIELDS) if masking else self.fields  # masking reads the pair row
         parts = []
         for r in range(batch_size)[rows]:
             lang = langs[lang_idx[r]]
             p = self.pairs[lang]
             i = int(row_idx[r])
-            row = pair_row(p.src[i], p.tgt[i], p.align[i], self.seq_len, self.max_align, self.english, self.ids[lang])
-            packed = Packed(row["pair_tokens"][None], row["pair_positions"][None], row["pair_segment_ids"][None])
-            masked = self.masking.apply(np.random.default_rng(key + (r,)), packed)
-            parts.append({k: v[None] for k, v in row.items()} | masked)
+            row = pair_row(p.src[i], p.tgt[i], p.align[i], self.seq_len, self.max_align, self.english, self.ids[lang],
+                           views)
+            row = {k: v[None] for k, v in row.items()}
+            if masking:
+                packed = Packed(row["pair_tokens"], row["positions"], row["segment_ids"])
+                row |= self.masking.view(np.random.default_rng(key + (r,)), packed, self.fields)
+            parts.append({k: v for k, v in row.items() if k in self.fields})
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        out["langs"] = out.pop("pair_langs")
-        del out["pair_positions"], out["pair_segment_ids"]  # identical to positions, segment_ids
         out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
         return out
 
@@ -412,20 +481,21 @@ def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: i
     return [{k: v[i:i + batch_size] for k, v in out.items()} for i in range(0, n + pad, batch_size)]
 
 
-def batch_shapes(streams, batch_size: int, seq_len: int, masking_: Masking,
-                 max_align: int) -> dict[str, dict[str, np.ndarray]]:
+def batch_shapes(streams, batch_size: int, seq_len: int, masking_: Masking, max_align: int,
+                 fields: dict[str, frozenset[str]] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per stream name, zero arrays with the shapes and dtypes its batches have (for compiling
     ahead of time): one synthetic row goes through the stream's own code, so the template
-    cannot drift from what training feeds."""
+    cannot drift from what training feeds. `fields`: stream -> the fields it builds
+    (`objectives.registry.fields_for`; None = every field)."""
     ids = np.arange(seq_len, dtype=np.int32) % 64 + masking_.first_piece_id
     one = slice(0, 1)
     makers = {
-        "mono": lambda: MonoStream({"x": pack([ids], seq_len)}, {"x": 1.0}, masking_, {"x": 0}),
-        "parallel": lambda: ParallelStream({"x": Pairs([ids], [ids], [np.zeros((0, 2), np.int32)])}, {"x": 1.0},
-                                           masking_, {"en": 0, "x": 1}, 0, seq_len, max_align),
+        "mono": lambda f: MonoStream({"x": pack([ids], seq_len)}, {"x": 1.0}, masking_, {"x": 0}, f),
+        "parallel": lambda f: ParallelStream({"x": Pairs([ids], [ids], [np.zeros((0, 2), np.int32)])}, {"x": 1.0},
+                                             masking_, {"en": 0, "x": 1}, 0, seq_len, max_align, f),
     }
     out = {}
     for name in streams:
-        row = makers[name]().batch((0,), 1, one)
+        row = makers[name](STREAM_FIELDS[name] if fields is None else fields.get(name, frozenset())).batch((0,), 1, one)
         out[name] = {k: np.zeros((batch_size,) + v.shape[1:], v.dtype) for k, v in row.items()}
     return out

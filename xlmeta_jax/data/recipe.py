@@ -124,12 +124,9 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
     """The recipe for a run's config (config.tokenizer, the last phase's monolingual
     languages, read from config.data.mono or the corpus folder): trains into `out` and
     returns a table of per-language counts, fertility and unknown rate on the valid text."""
-    from xlmeta_jax.data import corpora  # builds the named corpus on first use
+    from xlmeta_jax.data import inputs  # the run's resolver (builds a named corpus on first use)
 
-    if config.data.mono:
-        src = sources.Source.parse(config.data.mono, "data.mono", ("text", "tfds"))
-    else:
-        src = sources.Source.folder(corpora.corpus_folder(config.data), "mono")
+    src = inputs.sources_for(config, inputs.corpus_folder(config))["mono"]
     last = len(config.phases) - 1
     if "mono" not in config.phases[last].streams:
         raise sources.DataError(f"config.phases[{last}].streams: no 'mono' stream; the recipe samples the "

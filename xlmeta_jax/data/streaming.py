@@ -29,7 +29,8 @@ import numpy as np
 from xlmeta_jax.data import mixture
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.data.decontaminate import normalize
-from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, Packed, Streamed, chunks
+from xlmeta_jax.data.pipeline import (MONO_FIELDS, POSITION_OFFSET, Masking, Packed, Streamed, built_fields, chunks,
+                                      language_per_token)
 from xlmeta_jax.data.tokenizer import PAD, Tokenizer
 
 
@@ -69,12 +70,16 @@ class StreamedMono(Streamed):
     masking: Masking
     ids: dict[str, int]
     chunker: Chunker
+    fields: frozenset[str] = MONO_FIELDS  # what the phase's objectives read (+ pipeline.BOOKKEEPING)
+
+    def __post_init__(self):
+        object.__setattr__(self, "fields", built_fields(self.fields, "mono"))
 
     @classmethod
     def build(cls, docs: dict[str, Sequence[str]], alpha: float, masking: Masking, ids: dict[str, int],
-              chunker: Chunker) -> "StreamedMono":
+              chunker: Chunker, fields: frozenset[str] = MONO_FIELDS) -> "StreamedMono":
         sizes = {lang: estimated_tokens(d, chunker, lang) for lang, d in docs.items()}
-        return cls(docs, mixture.sampling_probs(sizes, alpha), masking, ids, chunker)
+        return cls(docs, mixture.sampling_probs(sizes, alpha), masking, ids, chunker, fields)
 
     def language_rows(self, lang: str, seed: tuple[int, ...]) -> grain.IterDataset:
         """Packed rows of one language, epoch after epoch, each epoch a fresh order."""
@@ -95,11 +100,10 @@ class StreamedMono(Streamed):
         return mixed.batch(batch_size)
 
     def masked(self, rows: dict[str, np.ndarray], key: tuple[int, ...]) -> dict[str, np.ndarray]:
-        out = self.masking.apply(np.random.default_rng(key),
-                                 Packed(rows["tokens"], rows["positions"], rows["segment_ids"]))
+        out = self.masking.view(np.random.default_rng(key),
+                                Packed(rows["tokens"], rows["positions"], rows["segment_ids"]), self.fields)
         out["lang"] = rows["lang"]
-        out["langs"] = np.broadcast_to(rows["lang"][:, None], rows["tokens"].shape).copy()
-        return out
+        return out | language_per_token(out, self.fields)
 
 
 def _seed(key: tuple[int, ...]) -> int:

@@ -1,9 +1,9 @@
 """Load a trained encoder and turn sentences into hidden states and sentence vectors.
 
-`load` accepts a training run folder (the orbax checkpoint, WORKDIR/tokenizer and the
-resolved config) or an exported Hugging Face folder. The checkpoint is read with orbax
-directly: eval/ sits below training/ in the house plan, so it cannot use the
-Checkpointer; the format is the same (items `state` and `meta`).
+`load` accepts a training run folder (read by interop/run_folder.py, as the export reads
+it: checkpoint, tokenizer and the run's language ids all come from the checkpoint) or an
+exported Hugging Face folder. Layer i means the same in both: a TreLM model is encoded as
+the XLM-R it exports to, its TRILayer one block among the others.
 
 Sentences are encoded as `<s> pieces </s>` (truncated to `max_len`), sorted by length
 and padded to a few bucket lengths (powers of two), with the batch always padded to
@@ -21,13 +21,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
-from xlmeta_jax.config import UserError, language_list
-from xlmeta_jax.data import corpora, pipeline, sources, tokenizer
+from xlmeta_jax.config import UserError
+from xlmeta_jax.data import pipeline, tokenizer
 from xlmeta_jax.data.tokenizer import Tokenizer
-from xlmeta_jax.interop import hf
-from xlmeta_jax.model.encoder import Encoder, ModelConfig
+from xlmeta_jax.interop import hf, run_folder
+from xlmeta_jax.model.encoder import Encoder, ModelConfig, init_params
+from xlmeta_jax.objectives.contrastive import pool
 
 
 class EvalError(UserError):
@@ -40,13 +40,14 @@ class Loaded:
     model: Encoder
     params: dict
     tok: Tokenizer
-    lang_ids: dict[str, int]  # the run's language ids (sorted language codes); {} for an HF folder
+    lang_ids: dict[str, int]  # the run's language ids (its checkpoint's meta['languages']); {} for an HF folder
     source: str  # what was loaded, for reports: "WORKDIR@step" or the HF folder
     step: int | None  # the checkpoint step; None for an HF folder
 
     @property
     def num_layers(self) -> int:
-        return self.model.cfg.layers
+        """Blocks the encoder runs, a TreLM TRILayer included (as its export counts them)."""
+        return self.model.cfg.layers + self.model.cfg.tri_layer
 
     def lang_id(self, lang: str | None) -> int:
         """The language embedding id of `lang` (0 when the model has none or `lang` is unknown:
@@ -66,73 +67,24 @@ def load(path: str | Path, step: int | None = None, *, initial: bool = False) ->
             raise EvalError(f"{path}: a Hugging Face folder has no steps and no initial state; drop --step/--initial")
         params, model_cfg, spm_path = hf.load_hf(path)
         return Loaded(Encoder(ModelConfig(**model_cfg)), params, tokenizer.load(spm_path.parent), {}, str(path), None)
-    return _load_run(path, step, initial)
+    if not (path / "checkpoints").is_dir():
+        raise EvalError(f"{path}: neither a training run folder (no checkpoints/) nor a Hugging Face folder "
+                        f"(no config.json); pass --workdir=RUN_DIR or --hf=EXPORTED_DIR")
+    ckpt = run_folder.read(path, step)
+    model = Encoder(ckpt.model_config)
+    # Only a model with language embeddings must know the ids; another still reports them.
+    langs = run_folder.languages(ckpt, required=model.cfg.languages > 0) or []
+    ids = {lang: i for i, lang in enumerate(langs)}
+    if initial:
+        return Loaded(model, initial_params(model, ckpt.config["seed"]), ckpt.tok, ids, f"{path}@init", 0)
+    return Loaded(model, ckpt.params, ckpt.tok, ids, f"{path}@{ckpt.step}", ckpt.step)
 
 
 def initial_params(model: Encoder, seed: int) -> dict:
-    """The parameters training step 0 starts from (training/step.py init_state draws them
-    from the first half of split(key(seed)); the shapes of the dummy inputs do not matter)."""
-    def init(key):  # jitted like the loop's, so the draws round the same way
-        tokens = jnp.zeros((1, 8), jnp.int32)
-        params = model.init(jax.random.split(key)[0], tokens, tokens + 2, tokens + 1,
-                            mlm_positions=jnp.zeros((1, 1), jnp.int32))["params"]
-        return nn.unbox(params)
-    return jax.tree.map(np.asarray, jax.jit(init)(jax.random.key(seed)))
-
-
-def _load_run(workdir: Path, step: int | None, initial: bool) -> Loaded:
-    ckpt_dir = workdir / "checkpoints"
-    if not ckpt_dir.is_dir():
-        raise EvalError(f"{workdir}: neither a training run folder (no checkpoints/) nor a Hugging Face folder "
-                        f"(no config.json); pass --workdir=RUN_DIR or --hf=EXPORTED_DIR")
-    manager = ocp.CheckpointManager(ckpt_dir)
-    try:
-        steps = sorted(manager.all_steps())
-        if not steps:
-            raise EvalError(f"{ckpt_dir}: no complete checkpoint; train until one is saved (config.checkpoint.every)")
-        step = steps[-1] if step is None else step
-        if step not in steps:
-            raise EvalError(f"{ckpt_dir}: no checkpoint for --step={step}; available: {steps} (omit --step for the newest)")
-        meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-        restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    finally:
-        manager.close()
-    tok_dir = workdir / "tokenizer"
-    if not (tok_dir / tokenizer.MODEL_FILE).is_file():
-        raise EvalError(f"{tok_dir / tokenizer.MODEL_FILE}: missing; the run's tokenizer is needed (restore WORKDIR/tokenizer/)")
-    tok = tokenizer.load(tok_dir)
-    if meta.get("tokenizer_sha256") not in (None, tok.sha256):
-        raise EvalError(f"{tok_dir}: differs from the tokenizer checkpoint {step} was trained with; restore it")
-    config = meta["config"]
-    model = Encoder(ModelConfig(vocab_size=tok.vocab_size, **config["model"]))
-    if initial:
-        return Loaded(model, initial_params(model, config["seed"]), tok, run_language_ids(config),
-                      f"{workdir}@init", 0)
-    params = jax.tree.map(np.asarray, restored["state"]["params"])
-    return Loaded(model, params, tok, run_language_ids(config), f"{workdir}@{step}", step)
-
-
-def run_language_ids(config: dict) -> dict[str, int]:
-    """The ids the training loop gave its languages: sorted codes of every stream's languages
-    (plus English when there is a parallel stream). {} if the corpus folder is gone and the
-    model has no language embeddings (the ids are then unused)."""
-    try:
-        data = config["data"]
-        folder = corpora.corpus_folder(data, log=lambda _: None)
-        langs = set()
-        for p in config["phases"]:
-            for name, spec in p["streams"].items():
-                if language_list(spec["languages"]) != "all":
-                    langs.update(language_list(spec["languages"]))
-                else:
-                    langs.update((sources.mono_languages if name == "mono" else sources.parallel_languages)(folder))
-                if name == "parallel":
-                    langs.add("en")
-    except (OSError, ValueError, KeyError):
-        if config.get("model", {}).get("languages", 0):
-            raise
-        return {}
-    return {lang: i for i, lang in enumerate(sorted(langs))}
+    """The parameters training step 0 starts from: training/step.py init_state draws them
+    from the first half of split(key(seed)), jitted as here, so the draws round the same way."""
+    init = jax.jit(lambda key: nn.unbox(init_params(model, jax.random.split(key)[0])))
+    return jax.tree.map(np.asarray, init(jax.random.key(seed)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -164,30 +116,29 @@ def batches(m: Loaded, sentences: Sequence[str], *, lang: str | None, batch_size
 
 def truncated(m: Loaded, top: int) -> tuple[Encoder, dict]:
     """The model cut after block `top` (at least 1) and its params: layers above the ones
-    asked for are never computed (the middle layer costs half the stack)."""
-    cfg = m.model.cfg
+    asked for are never computed (the middle layer costs half the stack). A TreLM model is
+    cut as the XLM-R it exports to (interop/hf.py as_plain_xlmr): cutting its own config
+    would move the TRILayer, which runs before block layers // 2."""
+    params, values = hf.as_plain_xlmr(m.params, m.model.cfg)
+    cfg = ModelConfig(**values)
     top = max(top, 1)
     if top >= cfg.layers:
-        return m.model, m.params
+        return Encoder(cfg), params
     if cfg.scan_layers:  # stacked [layers, ...] params
-        params = {**m.params, "layers": jax.tree.map(lambda x: x[:top], m.params["layers"])}
+        params = {**params, "layers": jax.tree.map(lambda x: x[:top], params["layers"])}
     else:
-        params = {k: v for k, v in m.params.items() if not (k.startswith("layer_") and int(k[6:]) >= top)}
+        params = {k: v for k, v in params.items() if not (k.startswith("layer_") and int(k[6:]) >= top)}
     return Encoder(dataclasses.replace(cfg, layers=top)), params
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layers", "pool"))
-def _forward(params, batch: dict, *, model: Encoder, layers: tuple[int, ...], pool: bool) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("model", "layers", "pooled"))
+def _forward(params, batch: dict, *, model: Encoder, layers: tuple[int, ...], pooled: bool) -> jax.Array:
     hidden = model.apply({"params": params}, batch["tokens"], batch["positions"], batch["segment_ids"],
                          langs=batch["langs"], deterministic=True, layer="all", method=model.encode)
     hidden = hidden[jnp.array(layers)]  # [len(layers), B, T, H]
-    if not pool:
+    if not pooled:
         return hidden
-    # Mean over the sentence's pieces, without <s> and </s>: they are the same in every
-    # sentence and language, so they only pull all vectors towards one point.
-    t = batch["tokens"]
-    keep = ((batch["segment_ids"] > 0) & (t != tokenizer.BOS) & (t != tokenizer.EOS)).astype(hidden.dtype)
-    return (hidden * keep[None, :, :, None]).sum(2) / jnp.maximum(keep.sum(1), 1.0)[None, :, None]
+    return jax.vmap(lambda h: pool(h, batch["segment_ids"], "mean"))(hidden)
 
 
 def _layers(m: Loaded, layers: Sequence[int] | None) -> tuple[int, ...]:
@@ -207,7 +158,7 @@ def hidden_states(m: Loaded, sentences: Sequence[str], *, lang: str | None = Non
     model, params = truncated(m, max(layers))
     out: list[np.ndarray | None] = [None] * len(sentences)
     for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
-        h = np.asarray(_forward(params, batch, model=model, layers=layers, pool=False))
+        h = np.asarray(_forward(params, batch, model=model, layers=layers, pooled=False))
         lengths = batch["segment_ids"].sum(1)
         for row, i in enumerate(idx):
             out[i] = h[:, row, :lengths[row]]
@@ -217,12 +168,13 @@ def hidden_states(m: Loaded, sentences: Sequence[str], *, lang: str | None = Non
 def sentence_vectors(m: Loaded, sentences: Sequence[str], *, layers: Sequence[int], lang: str | None = None,
                      batch_size: int = 64, max_len: int = 128) -> np.ndarray:
     """float32 [len(layers), len(sentences), hidden]: each sentence's hidden states after each
-    of `layers`, mean-pooled over its pieces (<s> and </s> excluded; an empty sentence gives 0)."""
+    of `layers`, mean-pooled over its pieces by objectives/contrastive.py `pool` (<s> and </s>
+    excluded; an empty sentence gives 0)."""
     layers = _layers(m, layers)
     model, params = truncated(m, max(layers))
     out = np.zeros((len(layers), len(sentences), m.model.cfg.hidden), np.float32)
     for idx, batch in batches(m, sentences, lang=lang, batch_size=batch_size, max_len=max_len):
-        out[:, idx] = np.asarray(_forward(params, batch, model=model, layers=layers, pool=True))[:, :len(idx)]
+        out[:, idx] = np.asarray(_forward(params, batch, model=model, layers=layers, pooled=True))[:, :len(idx)]
     return out
 
 

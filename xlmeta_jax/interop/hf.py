@@ -3,9 +3,10 @@
 One table (`TABLE`) pairs every parameter path of `model/encoder.py` with the
 state-dict name Hugging Face uses and the transform between the two layouts;
 export applies each transform, import applies its inverse, so the two
-directions cannot drift apart. Layer rows are templated over `{i}`; a stacked
-(scanned) `layers/...` tree is unstacked in `_unstack_layers`, the only place
-that knows about it.
+directions cannot drift apart. Layer rows are templated over `{i}`; the
+stacked `layers/...` tree of a scanned encoder (config.model.scan_layers) is
+unstacked by `_unstack_layers` for export and stacked back by `stack_layers`
+for import, the only two places that know about stacking.
 
 Why the folder looks the way it does (transformers 5.x, checked by
 tests/interop/test_hf.py against transformers itself):
@@ -38,7 +39,7 @@ import numpy as np
 
 from xlmeta_jax.config import UserError
 from xlmeta_jax.data import tokenizer as tokenizer_lib
-from xlmeta_jax.model.encoder import ModelConfig
+from xlmeta_jax.model.encoder import Encoder, ModelConfig, init_params
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -258,11 +259,8 @@ def _unflatten(flat: Mapping[str, Any]) -> dict:
 
 
 def _unstack_layers(flat: dict[str, Any]) -> dict[str, Any]:
-    """A scanned tree (`layers/...` leaves with a leading [layers] axis) as per-layer `layer_{i}/...`.
-
-    The one place that knows about stacking; our encoder today is per-layer, so this is
-    the identity on its trees.
-    """
+    """A scanned tree (`layers/...` leaves with a leading [layers] axis, config.model.scan_layers)
+    as per-layer `layer_{i}/...`; the identity on an unscanned tree."""
     out = {}
     for path, v in flat.items():
         if path.startswith("layers/"):
@@ -345,14 +343,7 @@ def to_hf_state_dict(params: Mapping, model_cfg: ModelConfig | Mapping[str, Any]
 
 def _expected_hf_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """HF tensor shapes for `cfg`, from the shapes our encoder would create, through the table."""
-    import jax
-    import jax.numpy as jnp
-
-    from xlmeta_jax.model.encoder import Encoder
-
-    tokens = jnp.zeros((1, 4), jnp.int32)
-    shapes = jax.eval_shape(lambda: Encoder(cfg).init(jax.random.key(0), tokens, tokens + 2, tokens + 1,
-                                                      mlm_positions=jnp.zeros((1, 1), jnp.int32)))["params"]
+    shapes = jax.eval_shape(lambda: init_params(Encoder(cfg), jax.random.key(0)))
     flat = {p: getattr(v, "value", v).shape for p, v in _flatten(shapes).items()}  # unbox Partitioned
     rows = expand(cfg.layers)
     uncovered = set(flat) - {ours for ours, _, _ in rows}
@@ -361,7 +352,7 @@ def _expected_hf_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     h, d, e = _dims(cfg)
     def hf_shape(kind: str, shape: tuple[int, ...]) -> tuple[int, ...]:  # symbolic: no allocation
         return tuple(jax.eval_shape(lambda x: TRANSFORMS[kind][0](x, h, d, e),
-                                    jax.ShapeDtypeStruct(shape, jnp.float32)).shape)
+                                    jax.ShapeDtypeStruct(shape, np.float32)).shape)
 
     return {hf: hf_shape(kind, flat[ours]) for ours, hf, kind in rows}
 
@@ -571,7 +562,3 @@ def params_for_run(hf_dir: str | Path, model_cfg: ModelConfig) -> tuple[dict, Pa
     if model_cfg.scan_layers:
         params = stack_layers(params, model_cfg.layers)
     return params, spm_path
-
-
-# --------------------------------------------------------------------------------------------
-# Training run folders

@@ -484,3 +484,14 @@ class Encoder(nn.Module):
             slot_langs = None if langs is None else jnp.take_along_axis(langs, mlm_positions, axis=1)
             out["mlm_logits"] = self.mlm_logits(picked, slot_langs)
         return out
+
+
+def init_params(model: Encoder, key: Array, *, seq_len: int = 8, num_predictions: int = 1) -> dict:
+    """The model's parameters drawn from `key`, boxed with their logical axes (nn.unbox gives
+    the arrays). The one initialiser: training's step 0 (training/step.py), the evaluation floor
+    (eval/encode.py) and the export's shape table (interop/hf.py) all draw through it, so the
+    floor is the run's very first weights. The dummy batch's shape changes no draw (flax keys
+    each parameter by its path); a caller passes its own shapes only to trace what it will run."""
+    tokens = jnp.zeros((1, seq_len), jnp.int32)
+    return model.init(key, tokens, tokens + 2, tokens + 1,  # positions from 2, one segment
+                      mlm_positions=jnp.zeros((1, num_predictions), jnp.int32))["params"]

@@ -4,14 +4,15 @@ Sequence level: a sentence and its translation, encoded separately and pooled,
 are positives; the other translations in the batch are negatives (symmetric
 InfoNCE). Token level: inside one bilingual instance (the unmasked pair row),
 an English word and its dictionary translation are positives; every other real
-token of that instance is a negative. Choices: docs/methods.md.
+token of that instance is a negative. Choices: docs/methods.md. The objectives are
+seq_contrast.py and tok_contrast.py; this module holds what they share.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from xlmeta_jax.objectives.registry import register
+from xlmeta_jax.config import fail
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -31,11 +32,24 @@ def info_nce(a: jax.Array, b: jax.Array, temperature: float) -> dict[str, jax.Ar
 
 
 def pool(hidden: jax.Array, segment_ids: jax.Array, how: str) -> jax.Array:
-    """[B, T, E] -> [B, E]: mean over real tokens, or the `<s>` state."""
+    """[B, T, E] rows `<s> pieces </s> <pad>...` -> float32 [B, E]: the `<s>` state ('first'), or
+    ('mean') the mean over the pieces, `<s>` and `</s>` left out (a sentence without pieces
+    gives 0). The one sentence vector of the package: the sequence-level contrast trains the
+    vector that evaluation (eval/encode.py) reads.
+
+    Why without `<s>` and `</s>`: they are the same two tokens in every sentence of every
+    language, so in the short sentences of retrieval sets (Tatoeba: about ten pieces) they
+    are a fifth of the mean and pull all vectors towards one point. XTREME's retrieval script
+    averages over the attention mask (specials included) by default and offers this as
+    --pool_skip_special_token; every evaluation this package has reported (docs/studies)
+    pooled this way. The specials are found by place, first and last of the row's real
+    tokens, which is where every single-sentence row has them (data/pipeline.py side_row)."""
     if how == "first":
         return hidden[:, 0].astype(jnp.float32)
-    mask = (segment_ids > 0)[..., None].astype(jnp.float32)
-    return (hidden.astype(jnp.float32) * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
+    real = segment_ids > 0
+    slot = jnp.arange(hidden.shape[1])[None, :]
+    keep = (real & (slot > 0) & (slot < real.sum(1, keepdims=True) - 1))[..., None].astype(jnp.float32)
+    return (hidden.astype(jnp.float32) * keep).sum(1) / jnp.maximum(keep.sum(1), 1.0)
 
 
 def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: jax.Array,
@@ -58,25 +72,18 @@ def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: ja
     return {"loss": (nll * align_w).sum() / denom, "acc": (hit * align_w).sum() / denom, "pairs": n}
 
 
-def _encode(params, model, s: dict, prefix: str, layer: int, rng) -> jax.Array:
-    return model.apply({"params": params}, s[f"{prefix}tokens"], s[f"{prefix}positions"],
-                       s[f"{prefix}segment_ids"], deterministic=False, langs=s[f"{prefix}langs"], layer=layer,
-                       method=model.encode, rngs={"dropout": rng})
+def encode_side(params, model, s: dict, side: str, layer: int, rng) -> jax.Array:
+    """Hidden states at `layer` of one side ('src' or 'tgt') of the parallel batch, encoded alone."""
+    return model.apply({"params": params}, s[f"{side}_tokens"], s[f"{side}_positions"], s[f"{side}_segment_ids"],
+                       deterministic=False, langs=s[f"{side}_langs"], layer=layer, method=model.encode,
+                       rngs={"dropout": rng})
 
 
-@register("seq_contrast", streams=("parallel",))
-def seq_contrast(params, batch: dict, rng: jax.Array, *, model, cfg):
-    s = batch["parallel"]
-    src, tgt = (pool(_encode(params, model, s, f"{side}_", cfg.layer, jax.random.fold_in(rng, k)),
-                     s[f"{side}_segment_ids"], cfg.pooling) for k, side in enumerate(("src", "tgt")))
-    m = info_nce(src, tgt, cfg.temperature)
-    return m["loss"], m
-
-
-@register("tok_contrast", streams=("parallel",))
-def tok_contrast(params, batch: dict, rng: jax.Array, *, model, cfg):
-    s = batch["parallel"]
-    h = model.apply({"params": params}, s["pair_tokens"], s["positions"], s["segment_ids"], deterministic=False,
-                    langs=s["langs"], layer=cfg.layer, method=model.encode, rngs={"dropout": rng})
-    m = token_info_nce(h, s["segment_ids"] > 0, s["align"], s["align_weights"], cfg.temperature)
-    return m["loss"], m
+def check_options(config, name: str) -> None:
+    """The options both contrastive objectives have: a positive temperature, an existing layer."""
+    o, layers = config.objectives[name], config.model.layers
+    if o.temperature <= 0:
+        fail(f"objectives.{name}.temperature", f"{o.temperature}; give a positive temperature (VECO 2.0 uses "
+                                               f"0.05 for sentences, 0.1 for tokens)")
+    if not -layers - 1 <= o.layer <= layers:
+        fail(f"objectives.{name}.layer", f"{o.layer}; must be in {-layers - 1}..{layers} (0 = embeddings, -1 = last)")

@@ -1,10 +1,11 @@
 """Orbax checkpoints of the train state plus what a restart needs to know.
 
-Saved beside the state: a JSON item (the phase position, the tokenizer hash and
-the resolved config) and the data position, one file per process through grain's
-orbax handler (`data/process_<i>-of-<n>.json`): the step in the phase, and the grain
-iterator state of streamed streams (data/streaming.py), whose batches are not a
-function of the step alone.
+Saved beside the state: a JSON item, `meta` (the phase position, the tokenizer hash, the
+resolved config and `languages`, the run's language codes in id order: the run facts that
+evaluation and export read through interop/run_folder.py), and the data position, one file
+per process through grain's orbax handler (`data/process_<i>-of-<n>.json`): the step in the
+phase, and the grain iterator state of streamed streams (data/streaming.py), whose batches
+are not a function of the step alone.
 Saves are asynchronous; orbax writes into a temporary folder and renames it
 when complete, so a crash mid-save never leaves a checkpoint restore would pick.
 The last `keep` checkpoints and every phase-end checkpoint are kept.
@@ -27,8 +28,6 @@ from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from xlmeta_jax.config import UserError
-from xlmeta_jax.data import corpora, tokenizer
-from xlmeta_jax.interop import card, hf
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +98,9 @@ def probe_writable(directory: Path) -> None:
 
 
 class Checkpointer:
-    def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int], writable: bool = True):
+    def __init__(self, directory: str | Path, *, keep: int, phase_end_steps: list[int]):
         self.directory = Path(directory).absolute()
-        if writable and jax.process_index() == 0:  # reading a run (export) must work on read-only storage
+        if jax.process_index() == 0:  # a finished run is read by interop/run_folder.py, never through here
             probe_writable(self.directory)
         preserve = policies.AnyPreservationPolicy(
             [policies.LatestN(keep), policies.CustomSteps(list(phase_end_steps))])
@@ -224,65 +223,3 @@ class Checkpointer:
 
     def close(self) -> None:
         self.manager.close()
-
-
-def export_workdir(workdir: str | Path, step: int | None, out: str | Path, *, drop_extra: bool = False,
-                   overwrite: bool = False) -> Path:
-    """Exports checkpoint `step` (default: the latest) of a training run folder to `out`."""
-    workdir = Path(workdir).absolute()
-    if not workdir.is_dir():
-        raise hf.InteropError(f"{workdir}: no such run folder; pass the --workdir of a training run "
-                           f"(it holds config.json, tokenizer/, checkpoints/)")
-    out = Path(out).absolute()
-    if workdir == out or workdir.is_relative_to(out):
-        raise hf.InteropError(f"--out={out}: is the run folder {workdir} or holds it; an export there would "
-                           f"replace the run; choose a folder outside it or below it (e.g. {workdir / 'hf'})")
-    ckpt_dir = workdir / "checkpoints"
-    spm_path = workdir / "tokenizer" / hf.SPM_FILE
-    if not ckpt_dir.is_dir():
-        raise hf.InteropError(f"{ckpt_dir}: no checkpoints; train first (python -m xlmeta_jax.train "
-                           f"--config=... --workdir={workdir}) or check --workdir")
-    ckpt = Checkpointer(ckpt_dir, keep=1 << 30, phase_end_steps=[], writable=False)
-    try:
-        steps = sorted(ckpt.manager.all_steps())
-        if not steps:
-            raise hf.InteropError(f"{ckpt_dir}: holds no complete checkpoint; train until one is saved "
-                               f"(config.checkpoint.every) or check --workdir")
-        if step is None:
-            step = steps[-1]
-        elif step not in steps:
-            raise hf.InteropError(f"{ckpt_dir}: no checkpoint for --step={step}; available steps: {steps} "
-                               f"(omit --step for the latest)")
-        state, meta = ckpt.restore(step, None)
-    finally:
-        ckpt.close()
-    tok = tokenizer.load(spm_path.parent) if spm_path.is_file() else None
-    if tok is None:
-        raise hf.InteropError(f"{spm_path}: missing; the run's tokenizer is needed for the export "
-                           f"(restore WORKDIR/tokenizer/ from the run)")
-    if meta.get("tokenizer_sha256") not in (None, tok.sha256):
-        raise hf.InteropError(f"{spm_path}: differs from the tokenizer checkpoint {step} was trained with; "
-                           f"restore the original tokenizer folder")
-    model_cfg = dict(meta["config"]["model"], vocab_size=tok.vocab_size)
-    return hf.save_hf(out, state["params"], model_cfg, spm_path, drop_extra=drop_extra, overwrite=overwrite,
-                      card=run_card(workdir, meta["config"], step, tok.vocab_size))
-
-
-def run_card(workdir: Path, config: dict, step: int, vocab_size: int) -> str:
-    """The model card of a run's export, from the run folder's own files: the config, the
-    corpus manifest (if the corpus is still there), the last validation losses in
-    metrics.jsonl and the evaluation reports in WORKDIR/eval/."""
-    from xlmeta_jax.eval.encode import run_language_ids  # eval sits beside; only the export needs it
-
-    folder = corpora.cached_folder(config["data"])
-    manifest = json.loads((folder / "manifest.json").read_text()) if folder and (folder / "manifest.json").is_file() \
-        else None
-    metrics = workdir / "metrics.jsonl"
-    records = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()] if metrics.is_file() else []
-    last_eval = next((r for r in reversed(records) if "eval/loss" in r), {})
-    valid = {k.split("/")[1]: v for k, v in last_eval.items() if k.startswith("eval/") and k.endswith("/loss")
-             and k.count("/") == 2 and v is not None}
-    reports = {p.name: json.loads(p.read_text()) for p in sorted((workdir / "eval").glob("*.json"))}
-    languages = sorted(run_language_ids(config)) if folder or config["data"]["corpus_dir"] else sorted(valid)
-    return card.model_card(config=config, step=step, languages=languages, vocab_size=vocab_size, manifest=manifest,
-                           valid_losses=valid, eval_reports=reports, source=workdir.name)

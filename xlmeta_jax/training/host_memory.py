@@ -6,8 +6,11 @@ unmaps them on free, so the next step touches fresh pages: 114,000 page faults a
 kernel time per bench step (benchmarks/README.md), paid inside the matmuls that first write
 each buffer. With one malloc arena, no mmap and no trimming, the freed blocks are reused: 0
 faults and a 20-25% faster step. The cost is host memory: freed blocks stay with the process
-and the heap fragments, so the demo run's peak RSS grows from 1.6 to 2.7 GB. Where host memory
-is short, set config.host.keep_freed_memory=False.
+and the heap fragments, so the demo run's peak RSS grows from 1.6 to 2.7 GB.
+
+config.host.keep_freed_memory: 'auto' (the default) applies it where it was measured, a run on
+JAX's CPU backend (JAX_PLATFORMS names cpu first, or no GPU/TPU plugin is installed); 'on'
+and 'off' decide regardless. Where host memory is short, set 'off'.
 
 It must run before JAX starts its threads: a thread that has already allocated keeps its own
 arena, whose large blocks still go through mmap.
@@ -16,7 +19,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib.util
 import logging
+import os
+import pkgutil
+
+from xlmeta_jax.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,35 @@ _SETTINGS = (
     (_M_TRIM_THRESHOLD, 2**31 - 1),  # never return the top of the heap to the OS
     (_M_TOP_PAD, 512 * 2**20),  # grow the heap in large steps
 )
+
+
+SETTINGS = ("auto", "on", "off")
+# Packages that give JAX a GPU or TPU backend; without any, JAX runs on the CPU.
+_ACCELERATOR_PACKAGES = ("libtpu", "jax_cuda", "jax_rocm")
+
+
+def apply(setting: str) -> bool:
+    """config.host.keep_freed_memory -> whether the settings were applied."""
+    if wanted(setting, os.environ.get("JAX_PLATFORMS", ""), accelerator_installed()):
+        return keep_freed_memory()
+    return False
+
+
+def wanted(setting: str, jax_platforms: str, accelerator: bool) -> bool:
+    if setting not in SETTINGS:
+        raise ConfigError(f"config.host.keep_freed_memory: {setting!r}; allowed: {SETTINGS} "
+                          f"('auto' = on for a run on the CPU backend)")
+    if setting != "auto":
+        return setting == "on"
+    if jax_platforms:
+        return jax_platforms.split(",")[0].strip() == "cpu"
+    return not accelerator
+
+
+def accelerator_installed() -> bool:
+    """A GPU/TPU plugin is importable (found without importing it: JAX must not start yet)."""
+    return any(m.name.startswith(_ACCELERATOR_PACKAGES) for m in pkgutil.iter_modules()) or \
+        importlib.util.find_spec("jax_plugins") is not None
 
 
 def keep_freed_memory() -> bool:

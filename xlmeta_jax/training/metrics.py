@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import resource
+import time
 from pathlib import Path
+from typing import Callable
 
 import jax
 import numpy as np
@@ -55,3 +58,40 @@ class MetricsWriter:
             self.bar.close()
             self.tb.close()
             self.jsonl.close()
+
+
+class Window:
+    """The steps since the last log line: their metrics (left on the device until fetched, so
+    that logging does not synchronise every step), the tokens they read, their languages, and
+    the time since the first of them. `share`: this process sees 1/share of each batch."""
+
+    def __init__(self, languages: list[str], share: float):
+        self.languages, self.share = languages, share
+        self.pending: list[tuple[int, dict]] = []
+        self.history: list[dict] = []
+        self.tokens, self.seen, self.tick = 0, set(), None
+
+    def add(self, step: int, metrics: dict, batch: dict) -> None:
+        self.pending.append((step, metrics))
+        if self.tick is None:  # a phase's first step compiles: time from after it
+            self.tick = time.perf_counter()
+        else:
+            self.tokens += sum(int((b["segment_ids"] > 0).sum()) for b in batch.values())
+        self.seen.update(self.languages[i] for b in batch.values() for i in b["lang"])
+
+    def fetch(self, keep: Callable[[list[tuple[int, dict]]], list[dict]]) -> None:
+        """Moves the pending metrics to the host through `keep` (the non-finite policy)."""
+        self.history += keep(self.pending)
+        self.pending = []
+
+    def close(self) -> dict | None:
+        """Means of the fetched metrics, throughput and peak host memory; starts a new window."""
+        if not self.history:
+            return None
+        elapsed = time.perf_counter() - self.tick
+        out = {k: float(np.mean([h[k] for h in self.history])) for k in self.history[0] if k != "finite"}
+        out.update(languages=",".join(sorted(self.seen)),
+                   tokens_per_sec=self.tokens * self.share / elapsed if self.tokens and elapsed > 0 else None,
+                   host_peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+        self.history, self.tokens, self.seen, self.tick = [], 0, set(), time.perf_counter()
+        return out

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import masking
+from xlmeta_jax.parallel import mesh
 
 WORKER_ENV = "XLMETA_JAX_PLAN_WORKER"  # set in the child: "compile here, do not re-launch"
 GB = 1e9  # --device_memory_gb is decimal GB, as on vendor data sheets
@@ -73,14 +74,14 @@ def parse_mesh(text: str) -> dict[str, int]:
     example = "e.g. --mesh=data:8,fsdp:8,tensor:1"
     if not text:
         raise PlanError(f"--mesh is required; give the size of each mesh axis, {example}")
-    sizes = {a: 1 for a in config_lib.MESH_AXES}
+    sizes = {a: 1 for a in mesh.MESH_AXES}
     seen = set()
     for part in text.split(","):
         name, sep, value = part.strip().partition(":")
         if not sep or not value.strip().isdigit():
             raise PlanError(f"--mesh={text}: {part!r} is not AXIS:SIZE with a positive integer size; {example}")
         if name not in sizes:
-            raise PlanError(f"--mesh={text}: unknown axis {name!r}; axes are {', '.join(config_lib.MESH_AXES)} "
+            raise PlanError(f"--mesh={text}: unknown axis {name!r}; axes are {', '.join(mesh.MESH_AXES)} "
                             f"({example})")
         if name in seen:
             raise PlanError(f"--mesh={text}: axis {name!r} is given twice; {example}")
@@ -282,7 +283,8 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
     from xlmeta_jax.training import program
 
     n = jax.device_count()
-    config_lib.validate(config, registry.streams_by_objective(), n)
+    config_lib.validate(config, registry.objectives())
+    mesh.check(config, n)
     phase = pick_phase(config, phase_name)
     if config.transfer.source and not config.model.source_vocab:
         # Training reads it from the source's tokenizer; planning need not load the source
@@ -302,7 +304,7 @@ def make_plan(config, vocab_size: int, phase_name: str | None = None) -> Plan:
     preds = masking.num_predictions(seq, config.masking.rate)
     m = config.model
     return Plan(
-        phase=phase.name, mesh=config_lib.mesh_shape(config.mesh, n), devices=n, vocab_size=vocab_size,
+        phase=phase.name, mesh=mesh.mesh_shape(config.mesh, n), devices=n, vocab_size=vocab_size,
         batch=int(phase.batch_size), seq_len=seq, predictions=preds,
         param_count=sum(math.prod(x.shape) for x in jax.tree.leaves(state.params)),
         param_bytes=param_bytes, opt_bytes=opt_bytes,
@@ -331,14 +333,14 @@ def _flops(x: float) -> str:
 
 
 def format_plan(plan: Plan, device_memory_gb: float, peak_tflops: float | None, mfu: float) -> str:
-    mesh = ",".join(f"{a}:{s}" for a, s in plan.mesh.items())
+    shape = ",".join(f"{a}:{s}" for a, s in plan.mesh.items())
     a = plan.analytic
     per_dev = a["train"] / plan.devices
     other = plan.argument_bytes - plan.param_bytes - plan.opt_bytes
     fits = plan.peak_bytes <= device_memory_gb * GB
     rows = [
         ("phase", f"{plan.phase}  (--phase to choose another)"),
-        ("mesh / devices", f"{mesh}  ({plan.devices} devices)"),
+        ("mesh / devices", f"{shape}  ({plan.devices} devices)"),
         ("parameters (global)", f"{plan.param_count:,}  (vocab {plan.vocab_size:,})"),
         ("global batch x seq len", f"{plan.batch} x {plan.seq_len} = {plan.tokens:,} tokens per step "
                                    f"({plan.predictions} predictions per row)"),

@@ -70,7 +70,8 @@ class Program:
         masker = pipeline.Masking(c.masking.rate, c.masking.mask_prob, c.masking.random_prob,
                                   mask_id=self.model.cfg.vocab_size - 1, first_piece_id=tokenizer.FIRST_PIECE,
                                   random_tables=pipeline.random_tables(c))
-        shapes = pipeline.batch_shapes(phase.streams, phase.batch_size, c.data.seq_len, masker, c.data.max_align)
+        shapes = pipeline.batch_shapes(phase.streams, phase.batch_size, c.data.seq_len, masker, c.data.max_align,
+                                       registry.fields_for(phase.objectives))
         return jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.batch_sh), shapes)
 
 

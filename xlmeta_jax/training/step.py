@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from xlmeta_jax.objectives.mlm import masked_lm
+from xlmeta_jax.model.encoder import init_params
 from xlmeta_jax.objectives.registry import Objective
 
 
@@ -55,11 +55,10 @@ def make_optimizer(opt_cfg, schedule: optax.Schedule) -> optax.GradientTransform
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, seq_len: int,
                num_predictions: int) -> TrainState:
-    """Boxed (logically partitioned) initial state; jit it with out_shardings to create it sharded."""
+    """Boxed (logically partitioned) initial state; jit it with out_shardings to create it sharded.
+    The parameters come from the first half of split(rng) (eval/encode.py's floor redraws them so)."""
     init_rng, state_rng = jax.random.split(rng)
-    tokens = jnp.zeros((1, seq_len), jnp.int32)
-    params = model.init(init_rng, tokens, tokens + 2, tokens + 1,
-                        mlm_positions=jnp.zeros((1, num_predictions), jnp.int32))["params"]
+    params = init_params(model, init_rng, seq_len=seq_len, num_predictions=num_predictions)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=state_rng)
 
 
@@ -139,12 +138,3 @@ def make_train_step(model: nn.Module, objectives: list[tuple[Objective, float, o
         return new, metrics
 
     return step_fn, traces
-
-
-def make_eval_step(model: nn.Module) -> Callable:
-    """MLM loss/accuracy sums on one validation batch (sums so batches can be pooled)."""
-    def eval_fn(params, stream: dict) -> dict:
-        m = masked_lm(params, stream, jax.random.key(0), model=model, deterministic=True)
-        n = m["predictions"]
-        return {"loss_sum": m["loss"] * n, "correct": m["acc"] * n, "predictions": n}
-    return eval_fn

@@ -11,8 +11,9 @@ language's word table is initialised in the source model's embedding space:
 2. a map W from these vectors into the source word-embedding space, by
    `config.transfer.init`: 'adversarial' (MUSE: the game of objectives/adversarial.py from
    several starts, each refined by Procrustes on mutual nearest neighbours, the best kept
-   by an unsupervised criterion), 'dictionary' (Procrustes on a bilingual dictionary's
-   single-piece pairs, then refined), 'identical' (Procrustes on pieces spelled alike in
+   by an unsupervised criterion), 'dictionary' (Procrustes on the single-piece pairs of a
+   bilingual dictionary, `seed_dictionary`: config.transfer.dictionary or the single-word
+   pairs of the parallel corpus; then refined), 'identical' (Procrustes on pieces spelled alike in
    both vocabularies, then refined) or 'random' (no alignment: the fresh initialisation,
    an ablation);
 3. the mapped vectors, rescaled to the source table's mean norm and offset, become the
@@ -20,16 +21,18 @@ language's word table is initialised in the source model's embedding space:
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from xlmeta_jax.config import ConfigError
+from xlmeta_jax.data import align
 from xlmeta_jax.data import tokenizer as tokenizer_lib
 from xlmeta_jax.eval import alignment
 from xlmeta_jax.objectives import adversarial
-
-INIT_MODES = ("adversarial", "dictionary", "identical", "random")
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,26 @@ def align_supervised(src: np.ndarray, tgt: np.ndarray, pairs: np.ndarray, iterat
     return Alignment(w, criterion(src, tgt, w), (), len(pairs))
 
 
+def seed_dictionary(cfg, pairs: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, set[str]]:
+    """English word -> its translations into the run's target languages (the keys of `pairs`,
+    the run's English-X pairs by language), for init='dictionary': config.transfer.dictionary
+    (`cfg`; a path with {lang}) when set, else the single-word pairs of the parallel corpus."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for lang, lang_pairs in pairs.items():
+        if cfg.dictionary:
+            path = Path(cfg.dictionary.format(lang=lang))
+            if not path.is_file():  # checked here: data/align.py's message names the contrastive objective's key
+                raise ConfigError(f"config.transfer.dictionary: {path} not found; give a path with {{lang}} to "
+                                  f"english<TAB>{lang} lines (e.g. /data/en-{{lang}}.txt), or '' for the single-word "
+                                  f"pairs of the parallel corpus")
+            words = align.read_dictionary(path)
+        else:
+            words = align.dictionary_from_pairs(list(lang_pairs))
+        for en, translations in words.items():
+            out[en] |= translations
+    return dict(out)
+
+
 def single_piece_pairs(words: dict[str, set[str]], source_tok, target_tok) -> list[tuple[int, int]]:
     """(target id, source id) for dictionary entries that are one piece on each side."""
     out = set()
@@ -233,7 +256,8 @@ def start(cfg, source_params: dict, source_tok, target_tok, fresh: dict, tri_pos
           target_lines: list[str], source_lines: list[str], dictionary: dict[str, set[str]],
           seed: int) -> tuple[dict, dict]:
     """The transferred model's step-0 parameters (`cfg` = config.transfer) and how the new
-    word table was aligned (written to WORKDIR/transfer.json)."""
+    word table was aligned (written to WORKDIR/transfer.json). `dictionary`: `seed_dictionary`'s,
+    read by init='dictionary' only."""
     source_table = np.asarray(source_params["word_embeddings"]["embedding"], np.float64)
     pairs = {"dictionary": lambda: single_piece_pairs(dictionary, source_tok, target_tok),
              "identical": lambda: identical_pairs(source_tok, target_tok)}.get(cfg.init, list)()

@@ -1,0 +1,126 @@
+"""Where a run's state comes from, and the files a run writes beside its checkpoints: the
+newest readable checkpoint, else a fresh state (optionally from a Hugging Face model,
+config.init.from_hf, or transferred from a trained encoder, config.transfer.source);
+WORKDIR/config.json at the start and WORKDIR/final.json at the end."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import jax
+
+from xlmeta_jax import config as config_lib
+from xlmeta_jax.eval.encode import Loaded
+from xlmeta_jax.eval.encode import load as load_model
+from xlmeta_jax.interop import hf
+from xlmeta_jax.parallel.hosts import first_process, host_params
+from xlmeta_jax.training import program, transfer
+from xlmeta_jax.training.checkpoint import Checkpointer, tree_sha256
+
+log = logging.getLogger(__name__)
+
+
+def ensure_writable(workdir: Path) -> None:
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".write_probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise config_lib.ConfigError(f"--workdir {workdir}: not writable ({e.strerror}); "
+                                     f"choose a folder you can write to") from None
+
+
+def transfer_source(config) -> Loaded | None:
+    """TreLM's trained encoder (config.transfer.source), or None; fixes model.source_vocab to
+    the size of its vocabulary, which the source side of the parallel stream uses."""
+    t = config.transfer
+    if not t.source:
+        return None
+    if not Path(t.source).exists():
+        raise config_lib.ConfigError(f"config.transfer.source: {t.source} does not exist; give a training run folder "
+                                     f"or an exported Hugging Face folder (train one with configs/trelm.py:source)")
+    source = load_model(t.source)
+    if config.model.source_vocab not in (0, source.tok.vocab_size):
+        raise config_lib.ConfigError(f"config.model.source_vocab: {config.model.source_vocab}, but the source "
+                                     f"{t.source} has {source.tok.vocab_size}; leave it at 0 (set from the source)")
+    config.model.source_vocab = source.tok.vocab_size
+    return source
+
+
+def initial_state(ckpt: Checkpointer, prog: program.Program, config, inputs, texts, source: Loaded | None,
+                  workdir: Path):
+    """(state, step, data position): the newest readable checkpoint's, else a fresh state at
+    step 0 — initialised from config.init.from_hf or transferred from `source` if asked (a
+    checkpoint, once there is one, wins)."""
+    restored = restore(ckpt, prog, config, inputs.tok.sha256, workdir)
+    if restored is not None:
+        return restored
+    state = prog.create_fn()(jax.random.key(config.seed))
+    if config.init.from_hf:
+        params, _ = hf.params_for_run(config.init.from_hf, prog.model.cfg)
+        state = state.replace(params=jax.device_put(params, prog.state_sh.params))
+    if source:
+        params = transferred(config, source, inputs, texts, host_params(state.params), prog.model, workdir)
+        state = state.replace(params=jax.device_put(params, prog.state_sh.params))
+    return state, 0, None
+
+
+def transferred(config, source: Loaded, inputs, texts, params, model, workdir: Path) -> dict:
+    """TreLM's start: the source encoder's weights moved under the new language's vocabulary
+    (training/transfer.py); what was done goes to WORKDIR/transfer.json."""
+    params, info = transfer.start(
+        config.transfer, source.params, source.tok, inputs.tok, params, model.tri_position,
+        target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
+        + [x for lang in texts.pairs for _, x in texts.pairs[lang]],
+        source_lines=[en for lang in texts.pairs for en, _ in texts.pairs[lang]],
+        dictionary=transfer.seed_dictionary(config.transfer, texts.pairs),
+        seed=config.seed)
+    log.info("transfer from %s: %s", source.source, json.dumps(info))
+    if first_process():
+        (workdir / "transfer.json").write_text(json.dumps({"source": source.source, **info}, indent=2))
+    return params
+
+
+def restore(ckpt: Checkpointer, prog: program.Program, config, tokenizer_sha: str, workdir: Path):
+    """(state, step, data position) of the newest readable checkpoint, or None."""
+    def check(step: int, meta: dict) -> None:
+        if meta["tokenizer_sha256"] != tokenizer_sha:
+            raise config_lib.ConfigError(
+                f"{workdir / 'tokenizer'}: tokenizer differs from the one checkpoint {step} was trained with; "
+                f"restore the original tokenizer folder or use a new --workdir")
+        diff = config_lib.resume_conflicts(meta["config"], config, int(meta.get("phase_index", 0)))
+        if diff:
+            raise config_lib.ConfigError(
+                f"config: checkpoint {step} in {ckpt.directory} was trained with other settings that change what "
+                f"was already trained ({'; '.join(diff)}); resume with the run's own settings "
+                f"({workdir / 'config.json'}) or use a new --workdir")
+
+    restored = ckpt.restore_latest(prog.abstract_state(), check, start_fresh=config.checkpoint.start_fresh)
+    if restored is None:
+        return None
+    state, _, step, data = restored
+    return state, step, data
+
+
+def write_config(config, workdir: Path) -> None:
+    """Resolved config to WORKDIR/config.json; a different earlier one is kept, not overwritten."""
+    if not first_process():
+        return
+    path = workdir / "config.json"
+    text = config_lib.to_json(config)
+    if path.exists() and path.read_text() != text:
+        path.rename(workdir / f"config.{time.strftime('%Y%m%d-%H%M%S')}.json")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_final(workdir: Path, step: int, params) -> None:
+    """WORKDIR/final.json: the last step and a fingerprint of every parameter byte, for
+    comparing runs bit for bit."""
+    digest = tree_sha256(params)  # a collective: every process takes part
+    if first_process():
+        (workdir / "final.json").write_text(json.dumps({"step": step, "params_sha256": digest}, indent=2))
