@@ -1,9 +1,25 @@
 """XLM meta-pretraining (Chi et al. 2021) on the Bible corpus, arm `meta` of studies/meta.py:
 English-only MLM, then MLM over en, de, fr, es (Latin), ru (Cyrillic), ar (Arabic), ko (Hangul).
 The other arm, configs/bible_joint.py, trains on all seven from step 0 for the same tokens.
-Sizes: `:smoke`, `:demo`, default `:study` (experiments.bible_meta)."""
-from xlmeta_jax.experiments import bible_meta
+Sizes: `:smoke`, `:demo`, default `:study`; what each means: xlmeta_jax/config_parts.py (BIBLE_SIZES).
+
+    python -m xlmeta_jax.train --config=configs/bible_meta.py:demo --workdir=runs/bible_meta_demo
+
+studies/meta.py runs both arms, 3 seeds each, on its corpus of one verse per document.
+"""
+from xlmeta_jax import config_parts as parts
+from xlmeta_jax.config import apply_preset, config_arg, phase
 
 
 def get_config(arg: str = "study"):
-    return bible_meta(arg, "configs/bible_meta.py", joint=False)
+    size, preset = config_arg(arg, parts.BIBLE_SIZES, "configs/bible_meta.py")
+    s = parts.BIBLE_SIZES[size]
+    c = parts.bible_run(size)
+    c.phases = [
+        parts.meta_phase(s["meta"], s["batch"]),
+        phase("xling", s["xling"], s["batch"], dict(mono=dict(languages=parts.BIBLE_META_LANGUAGES, alpha=0.3)),
+              dict(mlm=1.0)),
+    ]
+    apply_preset(c, preset)
+    c.lock()
+    return c

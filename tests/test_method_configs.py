@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, load_config
 from xlmeta_jax.config import to_plain
 
@@ -24,19 +26,28 @@ def test_configs_compose_the_methods():
     assert set(load_config("xlm_meta_tlm", "smoke").phases[1].objectives) == {"mlm", "tlm"}
 
 
-def test_every_config_with_tlm_trains_the_one_tlm():
-    """TLM is one definition (experiments.add_tlm): the same pairs stream in the multilingual
-    phase and XLM's language embeddings wherever `tlm` trains (veco2.py once trained it without
-    the embeddings, under the same name)."""
+@pytest.mark.parametrize("size", ["smoke", "base"])
+def test_every_config_with_tlm_trains_the_one_tlm(size):
+    """TLM is one definition (config_parts.tlm_pairs and add_language_embeddings, which each
+    config that trains `tlm` calls): the same pairs stream in the multilingual phase and XLM's
+    language embeddings wherever `tlm` trains (veco2.py once trained it without the embeddings,
+    under the same name)."""
     with_tlm = {}
     for name in sorted(p.stem for p in (ROOT / "configs").glob("*.py")):
         c = load_config(name, "smoke")
         if any("tlm" in p.objectives for p in c.phases):
+            c = load_config(name, size)
             with_tlm[name] = (c.model.languages, c.model.language_vector, json.dumps(to_plain(c.phases[-1].streams)))
     assert {"xlm_meta_tlm", "veco2", "meta_veco2_xlmp"} <= set(with_tlm)
     assert len(set(with_tlm.values())) == 1, with_tlm
-    languages, vector, _ = with_tlm["xlm_meta_tlm"]
+    languages, vector, streams = with_tlm["xlm_meta_tlm"]
     assert languages > 0 and vector
+    assert "en" not in json.loads(streams)["parallel"]["languages"]  # English-X pairs: English is the other side
+
+
+def test_the_config_shown_in_the_methods_doc_is_the_file():
+    doc = (ROOT / "docs" / "methods.md").read_text().split("The whole config:\n\n```python\n")[1].split("```")[0]
+    assert doc in (ROOT / "configs" / "meta_veco2_xlmp.py").read_text()
 
 
 def test_all_objectives_train_through_the_cli(tiny_corpus, tmp_path):
