@@ -24,6 +24,8 @@ setup(
         "tqdm>=4.66,<5",
         "safetensors>=0.8,<0.9",  # Hugging Face export/import without torch
         "matplotlib>=3.9,<4",  # PNG plots of evaluation and analysis reports
+        "pyarrow>=26.0.1,<27",  # parquet: sources, read a row group at a time (data/formats.py)
+        "zstandard>=0.25,<0.26",  # jsonl: sources compressed as .zst
     ],
     # The entry points on the PATH after `pip install`: xlmeta-train is `python -m xlmeta_jax.train`, ...
     entry_points={"console_scripts": [

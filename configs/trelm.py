@@ -5,7 +5,7 @@ Three configs in one file, at each size ('smoke' for tests, 'demo' for minutes h
   English-only tokenizer;
 - `smoke` / `demo` (the transfer, from `runs/trelm_<size>_source` by default): a French
   tokenizer; the source's blocks and head; the French word table initialised by
-  adversarial alignment to the English one (training/transfer.py); a TRILayer (a copy of
+  adversarial alignment to the English one (methods/trelm/transfer.py); a TRILayer (a copy of
   the block below the middle); then two phases:
   `transfer`: only the new word table, its output bias and the TRILayer train, on the
   cross-lingual LM (English sentence -> French pieces, re-ordered at the TRILayer) plus
@@ -71,7 +71,7 @@ def get_config(arg: str = "demo"):
             c.phases = [
                 phase("transfer", s["transfer"], s["batch"],
                       dict(mono=dict(languages=(TARGET,), alpha=1.0), parallel=dict(languages=(TARGET,), alpha=1.0)),
-                      dict(mlm=1.0, xlm=1.0), trainable=NEW_PARAMETERS),
+                      dict(mlm=1.0, trelm_lm=1.0), trainable=NEW_PARAMETERS),
                 phase("adapt", s["adapt"], s["batch"], mono(TARGET), dict(mlm=1.0), trainable=ALL_BUT_SOURCE_TABLE),
             ]
         else:

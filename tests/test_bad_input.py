@@ -51,6 +51,18 @@ def test_config_errors_name_the_key(tiny_corpus, mutate, key):
         validate(c)
 
 
+def test_the_old_reader_name_says_the_new_one(tiny_corpus):
+    """config.data.reader='stream' was renamed: a config that still says it is told the new value."""
+    c = smoke_config(tiny_corpus)
+    c.data.reader = "stream"
+    with pytest.raises(config_lib.ConfigError, match=r"config\.data\.reader: 'stream' is now called 'incremental'.*"
+                                                     r"config\.data\.reader='incremental'"):
+        validate(c)
+    c.data.reader = "lazy"
+    with pytest.raises(config_lib.ConfigError, match=r"config\.data\.reader: 'lazy'; allowed: 'memory', 'incremental'"):
+        validate(c)
+
+
 def test_batch_must_divide_over_devices(tiny_corpus):
     c = smoke_config(tiny_corpus)
     c.phases[0].batch_size = 12

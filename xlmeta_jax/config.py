@@ -19,6 +19,8 @@ from typing import Any, Mapping, NoReturn
 from ml_collections import config_dict
 
 KNOWN_STREAMS = ("mono", "parallel")
+# What config.data.mono / .parallel may name (data/sources.py), by stream.
+SOURCE_SCHEMES = {"mono": ("text", "parquet", "jsonl", "tfds"), "parallel": ("tsv", "parquet", "jsonl", "tfds")}
 
 
 class UserError(ValueError):
@@ -63,15 +65,24 @@ def base_config() -> config_dict.ConfigDict:
         min_chars=1,  # shorter lines are skipped
         max_align=16,  # dictionary word pairs kept per translation pair (token-level contrast)
         # 'memory': every document tokenized and packed before step 0, batches a function of the step;
-        # 'stream': each host streams its share of the monolingual documents (data/streaming.py)
+        # 'incremental': each host reads its share of the monolingual documents and makes rows of
+        # them as training needs them (data/incremental.py)
         reader="memory",
         workers=0,  # 0: batches built in 2 threads of the trainer process; n: in n grain worker processes
         exclude=(),  # evaluation files: training lines equal to one of their lines are dropped (data/decontaminate.py)
         # Where the streams read, {lang} and {split} (train, valid) filled in (data/sources.py):
         # mono 'text:<glob>' (plain or .gz, a document per line) or 'tfds:<name>[:<version>]';
         # parallel 'tsv:<glob>' (english<TAB>foreign) or 'tfds:<name>' (features 'en', '<lang>');
+        # either 'parquet:<glob>' or 'jsonl:<glob>' (plain, .gz, .zst; data/formats.py), {split} optional;
         # '' = the corpus folder (corpus_dir).
         mono="", parallel="",
+        # For parquet:/jsonl: sources: the field holding a document's text, and a pair's English and
+        # foreign fields ({lang} filled in; 'a.b' is field b of struct column a, e.g.
+        # ('translation.en', 'translation.{lang}') for OPUS-style parquet).
+        text_key="text", pair_keys=("en", "{lang}"),
+        # For parquet:/jsonl: patterns without {split} (e.g. Hugging Face's Wikipedia dump): a language's
+        # first held_out records are its valid split, the rest train (as tfds train[:1000] / train[1000:]).
+        held_out=1000,
         # For tfds: sources: the prepared datasets' folder, the splits read as train and valid, the feature.
         tfds=dict(data_dir="", train_split="train[1000:]", valid_split="train[:1000]", text_key="text"),
     )
@@ -124,7 +135,7 @@ def base_config() -> config_dict.ConfigDict:
     c.eval.retrieval = dict(tatoeba="", langs=[], pud=[], pairs="", max_pairs=200, layer=config_dict.placeholder(int),
                             center=False, csls_k=0)
     # Options of objectives, as each declares them (phases name objectives and weights; see
-    # xlmeta_jax/objectives/ and docs/methods.md).
+    # objectives/registry.py and docs/methods.md).
     c.objectives = _registry().options()
     # Multi-host: explicit coordinator, or '' = detect Slurm / TPU pods from the environment.
     c.distributed = dict(coordinator_address="", num_processes=0, process_id=-1, local_device_count=0)
@@ -133,7 +144,7 @@ def base_config() -> config_dict.ConfigDict:
     # measured; 'on'; 'off' = glibc's defaults.
     c.host = dict(keep_freed_memory="auto")
     # TreLM (Li et al.): start from a trained encoder (a run folder or a Hugging Face folder) and
-    # give it a new language's vocabulary; see training/transfer.py and docs/methods.md.
+    # give it a new language's vocabulary; see methods/trelm/ and docs/methods.md.
     c.transfer = dict(
         source="",  # '' = off
         source_language="en",  # the source side of the parallel stream (read with the source's tokenizer)
@@ -280,6 +291,21 @@ def fail(key: str, msg: str) -> NoReturn:
     raise ConfigError(f"config.{key}: {msg}")
 
 
+def validate_record_fields(d: config_dict.ConfigDict) -> None:
+    """The settings of parquet:/jsonl: sources (config.data.text_key, pair_keys, held_out)."""
+    if not isinstance(d.text_key, str) or not d.text_key:
+        fail("data.text_key", f"{d.text_key!r}; give the name of the field that holds the text, e.g. 'text'")
+    keys = d.pair_keys
+    if isinstance(keys, str) or len(keys) != 2 or not all(isinstance(k, str) and k for k in keys) or keys[0] == keys[1]:
+        fail("data.pair_keys", f"{keys!r}; give two different field names, English then foreign, e.g. "
+                               f"('en', '{{lang}}')")
+    if d.held_out < 0:
+        fail("data.held_out", f"{d.held_out}; give a number of records (0 only if every pattern has {{split}})")
+    if d.mono.partition(":")[0] in ("parquet", "jsonl") and "{split}" not in d.mono and not d.held_out:
+        fail("data.held_out", f"0 leaves config.data.mono={d.mono!r} (no {{split}}) without validation text; give a "
+                              f"number of records, e.g. 1000, or put {{split}} in the pattern")
+
+
 def validate(config: config_dict.ConfigDict, objectives: Mapping[str, Any]) -> None:
     """Checks what a run needs before any file is written; raises ConfigError naming the key.
 
@@ -291,15 +317,19 @@ def validate(config: config_dict.ConfigDict, objectives: Mapping[str, Any]) -> N
     names = [p.name for p in config.phases]
     if len(set(names)) != len(names):
         fail("phases", f"phase names must be unique, got {names}")
-    for key, schemes in (("mono", ("text", "tfds")), ("parallel", ("tsv", "tfds"))):
+    for key, schemes in SOURCE_SCHEMES.items():
         spec = config.data[key]
         if spec and spec.partition(":")[0] not in schemes:
             fail(f"data.{key}", f"{spec!r}; write {' or '.join(f'{s}:<pattern>' for s in schemes)} with {{lang}} "
                                  f"(or '' for the corpus folder config.data.corpus_dir)")
+    validate_record_fields(config.data)
     if config.data.corpus not in ("demo", "bible"):
         fail("data.corpus", f"{config.data.corpus!r}; allowed: 'demo', 'bible' (or a folder in data.corpus_dir)")
-    if config.data.reader not in ("memory", "stream"):
-        fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'stream'")
+    if config.data.reader == "stream":
+        fail("data.reader", "'stream' is now called 'incremental' (each host reads its share of the documents "
+                            "as training needs them); set config.data.reader='incremental'")
+    if config.data.reader not in ("memory", "incremental"):
+        fail("data.reader", f"{config.data.reader!r}; allowed: 'memory', 'incremental'")
     if config.data.workers < 0:
         fail("data.workers", f"{config.data.workers}; use 0 (threads of the trainer process) or a number of processes")
     m = config.model
@@ -403,7 +433,7 @@ def validate(config: config_dict.ConfigDict, objectives: Mapping[str, Any]) -> N
         for name, weight in p.objectives.items():
             if name not in objectives:
                 fail(f"{key}.objectives.{name}", f"unknown objective; registered: {sorted(objectives)} "
-                                                  f"(xlmeta_jax/objectives/)")
+                                                  f"(xlmeta_jax/objectives/, xlmeta_jax/methods/)")
             _validate_objective(config, key, p, name, objectives[name])
             if not math.isfinite(weight) or weight < 0:
                 fail(f"{key}.objectives.{name}", f"weight {weight}; must be finite and >= 0")

@@ -1,8 +1,8 @@
-"""Train a run's tokenizer by XLM-R's recipe, streaming the corpus:
+"""Train a run's tokenizer by XLM-R's recipe, reading the corpus line by line:
 
     python -m xlmeta_jax.tokenizer train --config=configs/demo.py:demo --out=DIR [--exclude=FILE ...]
 
-SentencePiece unigram on an alpha-sampled stream of the last phase's languages
+SentencePiece unigram on a sample of the last phase's languages' lines, alpha-weighted
 (config.tokenizer: vocab_size, alpha, sample_lines, character_coverage); prints per
 language the lines read, lines dropped as excluded (--exclude: evaluation sets, one
 sentence per line or tab-separated), the sample's share, and the fertility (pieces per

@@ -15,7 +15,7 @@ def test_pair_row_layout():
     np.testing.assert_array_equal(r["pair_tokens"], [0, 10, 11, 12, 2, 2, 20, 21, 2, 1, 1, 1])
     np.testing.assert_array_equal(r["positions"], [2, 3, 4, 5, 6, 2, 3, 4, 5, 1, 1, 1])  # restart
     np.testing.assert_array_equal(r["segment_ids"], [1] * 9 + [0] * 3)  # one segment: sides see each other
-    np.testing.assert_array_equal(r["langs"], [4] * 5 + [7] * 4 + [0] * 3)
+    np.testing.assert_array_equal(r["token_langs"], [4] * 5 + [7] * 4 + [0] * 3)
     np.testing.assert_array_equal(r["src_tokens"], [0, 10, 11, 12, 2, 1])
     np.testing.assert_array_equal(r["tgt_tokens"], [0, 20, 21, 2, 1, 1])
     np.testing.assert_array_equal(r["tgt_positions"], [2, 3, 4, 5, 1, 1])
@@ -53,7 +53,7 @@ def _fail(*_, **__):
 @pytest.mark.parametrize("objectives, not_built", [
     (["tlm"], ["alignment_view", "target_order"]),  # masked pair rows only
     (["seq_contrast"], ["alignment_view", "target_order"]),
-    (["xlm"], ["alignment_view"]),
+    (["trelm_lm"], ["alignment_view"]),
     (["tok_contrast"], ["target_order"]),
 ])
 def test_a_phase_builds_only_the_fields_its_objectives_read(monkeypatch, objectives, not_built):

@@ -124,7 +124,7 @@ def test_batch_is_a_pure_function_of_seed_phase_step():
     p = math.ceil(0.15 * SEQ)
     shapes = {k: v.shape for k, v in b5.items()}
     assert shapes == {"tokens": (8, SEQ), "positions": (8, SEQ), "segment_ids": (8, SEQ), "mlm_positions": (8, p),
-                      "targets": (8, p), "weights": (8, p), "lang": (8,), "langs": (8, SEQ)}
+                      "targets": (8, p), "weights": (8, p), "row_lang": (8,), "token_langs": (8, SEQ)}
 
 
 def test_two_host_slices_concatenate_to_the_global_batch():
@@ -167,7 +167,7 @@ def test_english_only_stream_gives_english_rows():
     stream = MonoStream({"en": _stream().packed["en"]}, {"en": 1.0}, MASKING, {"en": 0})
     for step in range(5):
         b = _phase(stream).batch(step)["mono"]
-        assert (b["lang"] == 0).all()
+        assert (b["row_lang"] == 0).all()
         assert all(hits == ["en"] for hits in _row_lang_from_content(b))
 
 
@@ -180,9 +180,9 @@ def test_row_languages_follow_alpha_sampling():
     langs = []
     for step in range(300):
         b = _phase(stream).batch(step)["mono"]
-        langs.append(b["lang"])
-        if step < 20:  # the lang index names the language the row really comes from
-            assert _row_lang_from_content(b) == [[list(sizes)[i]] for i in b["lang"]]
+        langs.append(b["row_lang"])
+        if step < 20:  # row_lang names the language the row really comes from
+            assert _row_lang_from_content(b) == [[list(sizes)[i]] for i in b["row_lang"]]
     langs = np.concatenate(langs)
     n = len(langs)
     count_en = int((langs == 0).sum())
@@ -209,7 +209,7 @@ def test_rows_are_packed_rows_of_their_language_read_once_per_epoch():
     for step in range(150):
         b = _phase(stream).batch(step)["mono"]
         for r in range(8):
-            lang = langs[b["lang"][r]]
+            lang = langs[b["row_lang"][r]]
             i = index[lang].get(_original(b, r).tobytes())
             assert i is not None, f"step {step} row {r}: not a packed {lang} row"
             np.testing.assert_array_equal(b["positions"][r], stream.packed[lang].positions[i])
@@ -276,11 +276,11 @@ def test_mono_builds_the_fields_asked_for_and_masks_only_for_masked_ones(monkeyp
     """A field is the full build's, whichever others are built; rows are masked only when a
     masked field is asked for (BOOKKEEPING is always there: the loop counts from it)."""
     full = _phase().batch(4)["mono"]
-    for fields in ({"tokens"}, {"langs", "mlm_positions"}):
+    for fields in ({"tokens"}, {"token_langs", "mlm_positions"}):
         got = _phase(_stream(fields=frozenset(fields))).batch(4)["mono"]
         assert set(got) == fields | pipeline.BOOKKEEPING
         assert all(np.array_equal(v, full[k]) for k, v in got.items())
     monkeypatch.setattr(Masking, "apply", lambda *a, **k: pytest.fail("masked rows no objective reads masked"))
     got = _phase(_stream(fields=frozenset({"positions"}))).batch(4)["mono"]
-    assert set(got) == {"positions", "segment_ids", "lang"}
+    assert set(got) == {"positions", "segment_ids", "row_lang"}
     assert all(np.array_equal(v, full[k]) for k, v in got.items())

@@ -18,21 +18,21 @@ def test_quotas_follow_n_to_the_alpha():
     assert mixture.quotas({"en": 10_000, "xx": 1}, 1.0, 100)["xx"] == 1  # every language gets a line
 
 
-def test_streamed_sample_draws_each_languages_quota_from_its_own_file(tmp_path):
+def test_sampled_lines_draw_each_languages_quota_from_its_own_file(tmp_path):
     texts = {}
     for lang, n in (("en", 500), ("de", 20)):
         path = tmp_path / f"{lang}.txt"
         path.write_bytes("".join(f"{lang} line {i}\n" for i in range(n)).encode() + b"\xff\xfe invalid UTF-8\n")
         texts[lang] = recipe.TextFile(path)
     counts = {lang: t.count()[0] for lang, t in texts.items()}
-    sample = list(recipe.streamed_sample(texts, counts, alpha=0.5, total=100, seed=0))
+    sample = list(recipe.sampled_lines(texts, counts, alpha=0.5, total=100, seed=0))
     quota = mixture.quotas(counts, 0.5, 100)
     for lang in texts:
         drawn = [s for s in sample if s.startswith(f"{lang} line")]
         assert len(drawn) == quota[lang]
     de = [s for s in sample if s.startswith("de")]
     assert len(set(de)) == len(de) or quota["de"] > counts["de"]  # without replacement while it can
-    assert sample == list(recipe.streamed_sample(texts, counts, alpha=0.5, total=100, seed=0))  # seeded
+    assert sample == list(recipe.sampled_lines(texts, counts, alpha=0.5, total=100, seed=0))  # seeded
 
 
 def test_excluded_lines_are_not_counted_or_sampled(tmp_path):
@@ -48,7 +48,7 @@ def test_records_are_drawn_by_index_and_unusable_ones_skipped():
     records = recipe.Records(docs, "tfds:test/en", min_chars=2, excluded=frozenset({"eval line"}))
     assert records.count() == (52, 0)
     assert list(records.drawn(np.array([0, 3, 3, 50, 51]), lambda lang, n: None, "en")) == ["doc 0", "doc 3", "doc 3"]
-    sample = list(recipe.streamed_sample({"en": records}, {"en": 52}, alpha=1.0, total=20, seed=0))
+    sample = list(recipe.sampled_lines({"en": records}, {"en": 52}, alpha=1.0, total=20, seed=0))
     assert 0 < len(sample) <= 20 and set(sample) <= set(docs[:50])
 
 

@@ -19,7 +19,7 @@ def reference(m, sentence, lang):
     row = pipeline.side_row(ids, len(ids) + 2, m.lang_id(lang))
     batch = {k: v[None] for k, v in row.items()}
     return np.stack([np.asarray(m.model.apply({"params": m.params}, batch["tokens"], batch["positions"],
-                                              batch["segment_ids"], langs=batch["langs"], deterministic=True,
+                                              batch["segment_ids"], token_langs=batch["token_langs"], deterministic=True,
                                               layer=l, method=m.model.encode))[0]
                      for l in range(m.num_layers + 1)])
 

@@ -20,10 +20,10 @@ def setup_model(**kw):
     positions = jnp.tile(jnp.arange(2, T + 2, dtype=jnp.int32), (4, 1))
     segments = jnp.ones((4, T), jnp.int32)
     langs = jnp.asarray(np.repeat([[0], [1], [0], [1]], T, axis=1), jnp.int32)  # rows 1 and 3 are language 1
-    params = nn.unbox(model.init(jax.random.key(0), tokens, positions, segments, langs=langs,
+    params = nn.unbox(model.init(jax.random.key(0), tokens, positions, segments, token_langs=langs,
                                  mlm_positions=jnp.zeros((4, 2), jnp.int32)))["params"]
     run = lambda p: jax.tree.map(np.asarray, model.apply(  # noqa: E731
-        {"params": p}, tokens, positions, segments, langs=langs, mlm_positions=jnp.tile(jnp.arange(2, dtype=jnp.int32), (4, 1))))
+        {"params": p}, tokens, positions, segments, token_langs=langs, mlm_positions=jnp.tile(jnp.arange(2, dtype=jnp.int32), (4, 1))))
     return model, params, run, (tokens, langs)
 
 

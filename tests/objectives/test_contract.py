@@ -1,16 +1,21 @@
 """The objective contract: one module per objective declares everything the rest of the
 code reads (name, loss, options, fields per stream, needed/excluded settings, checks).
 
-Checked here: discovery finds exactly the package's objective modules; each loss reads only
-the fields it declares (traced on a batch holding nothing else); config.py names no
-objective; validation rejects an unknown objective, a missing stream and each objective's
-own mistakes with the key in the message; and an objective defined in this module, outside
-the package, trains through the real loop after one `register` call and one config line.
+Checked here: discovery finds exactly the objective modules of objectives/ and of
+methods/<name>/ (without importing the others); each loss reads only the fields it declares
+(traced on a batch holding nothing else); config.py names no objective; validation rejects
+an unknown objective, a missing stream and each objective's own mistakes with the key in the
+message; and an objective defined in this module, outside the packages, trains through the
+real loop after one `register` call and one config line.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +30,7 @@ from xlmeta_jax.model.encoder import Encoder, ModelConfig
 from xlmeta_jax.objectives import registry
 
 PACKAGE = ROOT / "xlmeta_jax" / "objectives"
+METHODS = ROOT / "xlmeta_jax" / "methods"
 
 
 # --- a toy objective, as a user would write it in their own module -----------------------
@@ -58,13 +64,42 @@ def toy(monkeypatch):
 
 # --- discovery and the declarations -----------------------------------------------------
 
+def package_modules() -> set[str]:
+    """Dotted names of the modules of objectives/ and of every methods/<name>/ package."""
+    folders = [PACKAGE] + sorted(p for p in METHODS.iterdir() if (p / "__init__.py").is_file())
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts) for d in folders for p in d.glob("*.py")
+            if p.stem != "__init__"}
+
+
 def test_discovery_registers_each_objective_module_and_skips_the_others():
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    found = {o.fn.__module__.rsplit(".", 1)[1]: name for name, o in registry.objectives().items()}
+    modules = package_modules()
+    found = {o.fn.__module__: name for name, o in registry.objectives().items()}
     assert len(found) == len(registry.objectives())  # one objective per module
-    assert {"mlm", "tlm", "prompt_match", "seq_contrast", "tok_contrast"} <= set(found)
-    assert not {"adversarial", "contrastive", "registry"} & set(found)  # no OBJECTIVE: skipped
+    assert {"mlm", "tlm", "prompt_match", "seq_contrast", "tok_contrast", "trelm_lm"} <= set(found.values())
     assert set(found) <= modules
+    # exactly the modules that hold an OBJECTIVE once imported; the others (shared maths, model
+    # pieces, start-up code, the registry) are skipped
+    declared = {m for m in modules
+                if isinstance(getattr(importlib.import_module(m), "OBJECTIVE", None), registry.Objective)}
+    assert set(found) == declared
+    assert not {"xlmeta_jax.methods.trelm.alignment_game", "xlmeta_jax.methods.veco2.contrastive",
+                "xlmeta_jax.objectives.registry"} & set(found)
+
+
+def test_discovery_imports_no_module_of_another_floor():
+    """Finding the objectives reads a method package's other modules without importing them:
+    TreLM's start-up reads models through eval/, XLM-P's pool is a model piece. In a fresh
+    process, so that nothing else has imported them first."""
+    code = ("import json, sys; from xlmeta_jax.objectives import registry; registry.objectives(); "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('xlmeta_jax.'))))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    loaded = set(json.loads(r.stdout))
+    assert "xlmeta_jax.methods.trelm.trelm_lm" in loaded
+    assert not {"xlmeta_jax.methods.trelm.transfer", "xlmeta_jax.methods.trelm.alignment_game",
+                "xlmeta_jax.methods.xlmp.prompts"} & loaded
+    assert not {m for m in loaded if m.split(".")[1] in ("data", "eval", "interop", "training", "parallel")}
 
 
 @pytest.mark.parametrize("name", sorted(registry.objectives()))
@@ -131,7 +166,7 @@ def test_validation_rejects_an_objective_whose_stream_the_phase_lacks(tiny_corpu
     ("xlmp", lambda c: c.model.update(prompt_pool=0), r"phases\[0\]\.objectives\.prompt_match: .*model\.prompt_pool"),
     ("xlm_meta_tlm", lambda c: (c.transfer.update(source="runs/x"), c.model.update(tri_layer=True, scan_layers=False)),
      r"phases\[1\]\.objectives\.tlm: cannot run with config\.transfer\.source='runs/x'"),
-    ("trelm", lambda c: c.transfer.update(source=""), r"phases\[0\]\.objectives\.xlm: needs config\.transfer\.source"),
+    ("trelm", lambda c: c.transfer.update(source=""), r"phases\[0\]\.objectives\.trelm_lm: needs config\.transfer\.source"),
 ])
 def test_each_objective_checks_its_own_settings_naming_the_key(name, mutate, message):
     c = load_config(name, "smoke")

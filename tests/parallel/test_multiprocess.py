@@ -30,14 +30,14 @@ SLURM = {"SLURM_JOB_ID": "1234", "SLURM_STEP_NODELIST": "gpu[01-02]", "SLURM_NTA
 # ---------------------------------------------------------------- the decision, environment by environment
 
 def test_plain_machine_is_a_single_process():
-    p = distributed.plan(dist(), {"HOME": "/root", "SLURM_JOB_ID": "7"})
+    p = distributed.startup(dist(), {"HOME": "/root", "SLURM_JOB_ID": "7"})
     assert (p.mode, p.init_kwargs, p.cpu_devices) == ("single", {}, 0)
-    assert distributed.plan(dist(local_device_count=4), {}).cpu_devices == 4  # simulated devices, one process
-    assert distributed.plan(None, {}).mode == "single"  # a config without the section
+    assert distributed.startup(dist(local_device_count=4), {}).cpu_devices == 4  # simulated devices, one process
+    assert distributed.startup(None, {}).mode == "single"  # a config without the section
 
 
 def test_explicit_settings_initialise_without_cluster_detection():
-    p = distributed.plan(dist(coordinator_address="127.0.0.1:1234", num_processes=2, process_id=1,
+    p = distributed.startup(dist(coordinator_address="127.0.0.1:1234", num_processes=2, process_id=1,
                               local_device_count=2), SLURM)  # explicit wins over the environment
     assert p.mode == "explicit"
     assert p.cpu_devices == 2
@@ -52,7 +52,7 @@ def test_explicit_settings_initialise_without_cluster_detection():
     ({"MEGASCALE_COORDINATOR_ADDRESS": "10.0.0.1", "MEGASCALE_NUM_SLICES": "2"}, "multislice"),
 ])
 def test_cluster_environments_use_jax_detection(environ, why):
-    p = distributed.plan(dist(), environ)
+    p = distributed.startup(dist(), environ)
     assert p.mode == "auto" and why in p.reason
     assert p.init_kwargs == {}  # jax.distributed.initialize() with no arguments
 
@@ -63,15 +63,15 @@ def test_cluster_environments_use_jax_detection(environ, why):
     {"MEGASCALE_NUM_SLICES": "1"},
 ])
 def test_single_member_clusters_stay_single(environ):
-    assert distributed.plan(dist(), environ).mode == "single"
+    assert distributed.startup(dist(), environ).mode == "single"
 
 
 def test_auto_and_device_count():
-    p = distributed.plan(dist(coordinator_address="auto"), {})
+    p = distributed.startup(dist(coordinator_address="auto"), {})
     assert (p.mode, p.init_kwargs) == ("auto", {})
-    p = distributed.plan(dist(coordinator_address="auto", num_processes=4, process_id=0), {})
+    p = distributed.startup(dist(coordinator_address="auto", num_processes=4, process_id=0), {})
     assert p.init_kwargs == dict(num_processes=4, process_id=0)
-    p = distributed.plan(dist(local_device_count=8), SLURM)  # one Slurm task per node, 8 GPUs each
+    p = distributed.startup(dist(local_device_count=8), SLURM)  # one Slurm task per node, 8 GPUs each
     assert p.init_kwargs == dict(local_device_ids=list(range(8)))
 
 
@@ -87,13 +87,13 @@ def test_auto_and_device_count():
 ])
 def test_user_mistakes_name_the_key(cfg, environ, key, hint):
     with pytest.raises(ValueError, match=rf"config\.distributed\.{key}: .*{hint}"):
-        distributed.plan(cfg, environ)
+        distributed.startup(cfg, environ)
 
 
 def test_sbatch_shell_outside_srun_is_refused():
     environ = {k: v for k, v in SLURM.items() if k != "SLURM_STEP_NODELIST"}
     with pytest.raises(ValueError, match="SLURM_STEP_NODELIST is not set: start the command with srun"):
-        distributed.plan(dist(), environ)
+        distributed.startup(dist(), environ)
 
 
 def test_initialize_does_nothing_for_a_single_process():

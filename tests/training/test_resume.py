@@ -117,16 +117,16 @@ def test_restore_onto_another_mesh(tiny_corpus, uninterrupted, tmp_path, first, 
     np.testing.assert_allclose([got[s] for s in range(1, 25)], [want[s] for s in range(1, 25)], rtol=1e-5)
 
 
-def test_streamed_reader_resumes_bit_exactly(tiny_corpus, tmp_path):
-    """The streaming reader's batches follow the grain iterator position saved with each
+def test_incremental_reader_resumes_bit_exactly(tiny_corpus, tmp_path):
+    """The incremental reader's batches follow the grain iterator position saved with each
     checkpoint: killed mid-phase in both phases, the run ends as the uninterrupted one."""
-    stream = "--config.data.reader=stream"
-    r = run(tiny_corpus, tmp_path / "a", stream)
+    incremental = "--config.data.reader=incremental"
+    r = run(tiny_corpus, tmp_path / "a", incremental)
     assert r.returncode == 0, r.stderr[-2000:]
     for kill_at in ("6", "18"):  # resumed from steps 4 and 16
-        r = run(tiny_corpus, tmp_path / "b", stream, kill_at=kill_at)
+        r = run(tiny_corpus, tmp_path / "b", incremental, kill_at=kill_at)
         assert r.returncode == -signal.SIGKILL, (kill_at, r.stderr[-2000:])
-    r = run(tiny_corpus, tmp_path / "b", stream)
+    r = run(tiny_corpus, tmp_path / "b", incremental)
     assert r.returncode == 0, r.stderr[-2000:]
     assert final(tmp_path / "b") == final(tmp_path / "a")
     assert losses(tmp_path / "b") == losses(tmp_path / "a")

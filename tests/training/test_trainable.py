@@ -22,10 +22,10 @@ def test_mask_matches_whole_paths():
 def mlm_batch(rng, vocab, rows=4, length=16, preds=3):
     tokens = rng.integers(4, vocab, (rows, length)).astype(np.int32)
     return {"mono": {"tokens": tokens, "positions": np.tile(np.arange(2, length + 2, dtype=np.int32), (rows, 1)),
-                     "segment_ids": np.ones((rows, length), np.int32), "langs": np.zeros((rows, length), np.int32),
+                     "segment_ids": np.ones((rows, length), np.int32), "token_langs": np.zeros((rows, length), np.int32),
                      "mlm_positions": np.tile(np.arange(preds, dtype=np.int32), (rows, 1)),
                      "targets": tokens[:, :preds], "weights": np.ones((rows, preds), np.float32),
-                     "lang": np.zeros(rows, np.int32)}}
+                     "row_lang": np.zeros(rows, np.int32)}}
 
 
 def test_frozen_parameters_stay_bit_identical():

@@ -19,19 +19,20 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from xlmeta_jax.config import ConfigError
-from xlmeta_jax.data import align, corpora, decontaminate, mixture, pipeline, sources, streaming, tokenizer
+from xlmeta_jax.config import SOURCE_SCHEMES, ConfigError
+from xlmeta_jax.data import align, corpora, decontaminate, incremental, mixture, pipeline, sources, tokenizer
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel.hosts import first_process, sync
 
 log = logging.getLogger(__name__)
+INCREMENTAL = "incremental"  # config.data.reader of data/incremental.py
 
 
 @dataclass(frozen=True)
 class Texts:
     """The raw text a run reads: monolingual documents and English-X pairs per language.
-    With config.data.reader='stream', mono_train holds this host's share of the documents in
-    random access (read when indexed), and `excluded` is applied as they stream.
+    With config.data.reader='incremental', mono_train holds this host's share of the documents
+    in random access (read when indexed), and `excluded` is applied as they are read.
     `phase_languages`: per phase, per stream, the languages it reads."""
     mono_train: dict[str, Sequence[str]]
     mono_valid: dict[str, list[str]]
@@ -44,8 +45,8 @@ class Texts:
 @dataclass(frozen=True)
 class RunInputs:
     """Tokenized, packed text of the languages the run uses, and the run's language ids
-    (`languages`: codes in id order); `docs`: the streamed documents instead of packed `train`
-    (config.data.reader='stream')."""
+    (`languages`: codes in id order); `docs`: the documents the incremental reader reads instead
+    of packed `train` (config.data.reader='incremental')."""
     train: dict[str, pipeline.Packed]
     valid: dict[str, pipeline.Packed]
     pairs: dict[str, pipeline.Pairs]
@@ -64,9 +65,11 @@ class RunInputs:
 def sources_for(config, corpus_dir: Path | None) -> dict[str, sources.Source]:
     """Where each stream reads (config.data.mono / .parallel; '' = the corpus folder)."""
     d = config.data
-    return {"mono": sources.Source.parse(d.mono, "data.mono", ("text", "tfds")) if d.mono
+    return {"mono": sources.Source.parse(d.mono, "data.mono", SOURCE_SCHEMES["mono"], (d.text_key,), "data.text_key",
+                                         d.held_out) if d.mono
             else sources.Source.folder(corpus_dir, "mono"),
-            "parallel": sources.Source.parse(d.parallel, "data.parallel", ("tsv", "tfds")) if d.parallel
+            "parallel": sources.Source.parse(d.parallel, "data.parallel", SOURCE_SCHEMES["parallel"],
+                                             tuple(d.pair_keys), "data.pair_keys", d.held_out) if d.parallel
             else sources.Source.folder(corpus_dir, "parallel")}
 
 
@@ -112,7 +115,7 @@ def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list
     srcs = sources_for(config, corpus_dir)
     text = lambda lang, split, limit: srcs["mono"].read_text(  # noqa: E731
         lang, split, min_chars=m, limit=limit, tfds_cfg=config.data.tfds)
-    if config.data.reader == "stream":
+    if config.data.reader == INCREMENTAL:
         train = {l: srcs["mono"].documents(l, "train", process=jax.process_index(), count=jax.process_count(),
                                            limit=cap, tfds_cfg=config.data.tfds) for l in mono}
     else:
@@ -120,17 +123,18 @@ def read_corpus(config, corpus_dir: Path | None, mono: list[str], parallel: list
     texts = Texts(train, {l: text(l, "valid", None) for l in mono},
                   {l: srcs["parallel"].read_pairs(l, "train", min_chars=m, limit=cap, tfds_cfg=config.data.tfds)
                    for l in parallel}, frozenset(decontaminate.load_exclusions(config.data.exclude)))
-    return decontaminated(texts, streamed=config.data.reader == "stream")
+    return decontaminated(texts, lazy=config.data.reader == INCREMENTAL)
 
 
-def decontaminated(texts: Texts, streamed: bool = False) -> Texts:
+def decontaminated(texts: Texts, lazy: bool = False) -> Texts:
     """Training text without the excluded lines (a pair goes if either side is excluded);
-    the validation text stays as it is, and streamed documents are dropped as they stream."""
+    the validation text stays as it is; with `lazy` (the incremental reader) the monolingual
+    documents are left as they are and dropped as they are read."""
     excluded = texts.excluded
     if not excluded:
         return texts
     mono, pairs = {}, {}
-    for lang, lines in ({} if streamed else texts.mono_train).items():
+    for lang, lines in ({} if lazy else texts.mono_train).items():
         mono[lang], dropped = decontaminate.drop_excluded(lines, excluded)
         if dropped:
             log.warning("data.exclude: dropped %d of %d %s training lines", dropped, len(lines), lang)
@@ -142,7 +146,7 @@ def decontaminated(texts: Texts, streamed: bool = False) -> Texts:
                        and decontaminate.normalize(x) not in excluded]
         if len(pairs[lang]) < len(ps):
             log.warning("data.exclude: dropped %d of %d en-%s training pairs", len(ps) - len(pairs[lang]), len(ps), lang)
-    return Texts(texts.mono_train if streamed else mono, texts.mono_valid, pairs, excluded,
+    return Texts(texts.mono_train if lazy else mono, texts.mono_valid, pairs, excluded,
                  texts.corpus_dir, texts.phase_languages)
 
 
@@ -165,11 +169,11 @@ def prepare(config, workdir: Path, texts: Texts, source_tok: tokenizer.Tokenizer
     if config.model.languages and config.model.languages < len(languages):
         raise ConfigError(f"config.model.languages: {config.model.languages} language embeddings for "
                           f"{len(languages)} languages {languages}; give at least that many")
-    streamed = config.data.reader == "stream"
-    return RunInputs({} if streamed else packed(texts.mono_train), packed(texts.mono_valid),
+    lazy = config.data.reader == INCREMENTAL
+    return RunInputs({} if lazy else packed(texts.mono_train), packed(texts.mono_valid),
                      {l: tokenized_pairs(source_tok or tok, tok, p, pair_dictionary(config, l, p))
                       for l, p in texts.pairs.items()},
-                     tok, {l: i for i, l in enumerate(languages)}, texts.mono_train if streamed else {},
+                     tok, {l: i for i, l in enumerate(languages)}, texts.mono_train if lazy else {},
                      texts.excluded, texts.corpus_dir, texts.phase_languages)
 
 
@@ -233,9 +237,9 @@ def phase_data(config, inputs: RunInputs, index: int, rows: slice) -> pipeline.P
     for name, langs in inputs.phase_languages[index].items():
         alpha, fields = p.streams[name].alpha, needed.get(name, frozenset())
         if name == "mono" and inputs.docs:
-            chunker = streaming.Chunker(inputs.tok, config.data.seq_len, config.data.min_chars, inputs.excluded)
-            streams[name] = streaming.StreamedMono.build({l: inputs.docs[l] for l in langs}, alpha, masker,
-                                                         inputs.ids, chunker, fields=fields)
+            chunker = incremental.Chunker(inputs.tok, config.data.seq_len, config.data.min_chars, inputs.excluded)
+            streams[name] = incremental.IncrementalMono.build({l: inputs.docs[l] for l in langs}, alpha, masker,
+                                                              inputs.ids, chunker, fields=fields)
         elif name == "mono":
             packed = {l: inputs.train[l] for l in langs}
             probs = mixture.sampling_probs({l: len(v) for l, v in packed.items()}, alpha)

@@ -14,12 +14,18 @@ without replacement within an epoch: `EpochOrder`), then gets fresh masking. The
 draws are replayed from their keys, so a restart at step s sees exactly the batches of
 an uninterrupted run, and each host can build just its own rows of the global batch.
 grain's MapDataset maps step -> batch and prefetches in threads (or worker processes).
-For corpora too large to tokenize up front, streaming.StreamedMono replaces MonoStream.
+For corpora too large to tokenize up front, the incremental reader's stream
+(incremental.IncrementalMono) replaces MonoStream.
 
 Fields: a stream builds only the batch fields its phase's objectives read
 (`objectives.registry.fields_for`; MONO_FIELDS and PARALLEL_FIELDS are everything it can
 build, the default), plus BOOKKEEPING; masking, the pair row, the alignments and the
 target order are each computed only when one of their fields is asked for.
+
+Language ids: `row_lang` [rows] is each row's language (the foreign one of a pair row): the
+train loop counts the languages it has seen from it. `token_langs` [rows, length] is the
+language of each token (both languages in a pair row): the model's language embeddings,
+per-language word tables and blocks read it.
 """
 from __future__ import annotations
 
@@ -40,17 +46,17 @@ from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
 POSITION_OFFSET = PAD + 1  # XLM-R: positions start after padding_idx
 
 MASKED = frozenset({"tokens", "mlm_positions", "targets", "weights"})  # the fields masking writes
-MONO_FIELDS = MASKED | {"positions", "segment_ids", "lang", "langs"}
-SIDE_FIELDS = ("tokens", "positions", "segment_ids", "langs")  # of each side of a pair, prefixed src_ / tgt_
-PAIR_FIELDS = ("pair_tokens", "positions", "segment_ids", "langs")  # the unmasked pair row
+MONO_FIELDS = MASKED | {"positions", "segment_ids", "row_lang", "token_langs"}
+SIDE_FIELDS = ("tokens", "positions", "segment_ids", "token_langs")  # of each side of a pair, prefixed src_ / tgt_
+PAIR_FIELDS = ("pair_tokens", "positions", "segment_ids", "token_langs")  # the unmasked pair row
 ALIGN_FIELDS = ("align", "align_weights")
 PAIR_ROW_FIELDS = frozenset([f"{side}_{k}" for side in ("src", "tgt") for k in SIDE_FIELDS] + list(PAIR_FIELDS)
-                            + list(ALIGN_FIELDS) + ["order", "xlm_weights"])
-PARALLEL_FIELDS = PAIR_ROW_FIELDS | MASKED | {"lang"}
+                            + list(ALIGN_FIELDS) + ["order", "trelm_lm_weights"])
+PARALLEL_FIELDS = PAIR_ROW_FIELDS | MASKED | {"row_lang"}
 STREAM_FIELDS = {"mono": MONO_FIELDS, "parallel": PARALLEL_FIELDS}
 # In every batch whatever its objectives read: the train loop counts each stream's tokens and
 # languages from them.
-BOOKKEEPING = frozenset({"segment_ids", "lang"})
+BOOKKEEPING = frozenset({"segment_ids", "row_lang"})
 
 
 def built_fields(fields, stream: str) -> frozenset[str]:
@@ -231,15 +237,15 @@ class MonoStream:
             row = take(self.packed[langs[lang_idx[r]]], np.array([row_idx[r]]))
             parts.append(self.masking.view(np.random.default_rng(key + (r,)), row, self.fields))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
+        out["row_lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
         return out | language_per_token(out, self.fields)
 
 
 def language_per_token(out: dict[str, np.ndarray], fields: frozenset[str]) -> dict[str, np.ndarray]:
-    """`langs`, each row's language id at every slot, if `fields` asks for it."""
-    if "langs" not in fields:
+    """`token_langs`, each row's language id at every slot, if `fields` asks for it."""
+    if "token_langs" not in fields:
         return {}
-    return {"langs": np.broadcast_to(out["lang"][:, None], out["segment_ids"].shape).copy()}
+    return {"token_langs": np.broadcast_to(out["row_lang"][:, None], out["segment_ids"].shape).copy()}
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,7 @@ def side_row(ids: np.ndarray, length: int, lang: int) -> dict[str, np.ndarray]:
     positions = np.where(np.arange(length) < n, np.arange(length) + POSITION_OFFSET, PAD).astype(np.int32)
     segments = (np.arange(length) < n).astype(np.int32)
     return {"tokens": tokens, "positions": positions, "segment_ids": segments,
-            "langs": np.where(segments > 0, lang, 0).astype(np.int32)}
+            "token_langs": np.where(segments > 0, lang, 0).astype(np.int32)}
 
 
 def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, max_align: int,
@@ -274,7 +280,7 @@ def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, 
     `<s> en </s></s> x </s>` in `seq_len` (PAIR_FIELDS; positions restart at the second
     sentence, as in XLM's TLM; one segment, so each side sees the other); the dictionary
     alignments as indices into the pair row (ALIGN_FIELDS); for TreLM's cross-lingual LM the
-    source slot each target slot reads (`order`) and the target pieces it predicts (`xlm_weights`).
+    source slot each target slot reads (`order`) and the target pieces it predicts (`trelm_lm_weights`).
     """
     half = seq_len // 2
     src, tgt = src[:half - 2], tgt[:half - 2]
@@ -286,7 +292,7 @@ def pair_row(src: np.ndarray, tgt: np.ndarray, align: np.ndarray, seq_len: int, 
         (set(PAIR_FIELDS), lambda: pair_view(a, b, ns, nt, seq_len)),
         (set(ALIGN_FIELDS), lambda: alignment_view(align, len(src), len(tgt), ns, max_align)),
         ({"order"}, lambda: {"order": target_order(align, ns, nt, half)}),
-        ({"xlm_weights"}, lambda: {"xlm_weights": ((b["segment_ids"] > 0) & (b["tokens"] >= FIRST_PIECE))
+        ({"trelm_lm_weights"}, lambda: {"trelm_lm_weights": ((b["segment_ids"] > 0) & (b["tokens"] >= FIRST_PIECE))
                                    .astype(np.float32)}),
     ]
     out = {}
@@ -368,13 +374,13 @@ class ParallelStream:
                 row |= self.masking.view(np.random.default_rng(key + (r,)), packed, self.fields)
             parts.append({k: v for k, v in row.items() if k in self.fields})
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        out["lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
+        out["row_lang"] = np.array([self.ids[langs[i]] for i in lang_idx[rows]], np.int32)
         return out
 
 
-class Streamed(abc.ABC):
+class IteratorStream(abc.ABC):
     """A stream read in order from a grain iterator, whose position a checkpoint saves
-    (streaming.StreamedMono), where the keyed streams (MonoStream, ParallelStream) build
+    (incremental.IncrementalMono), where the keyed streams (MonoStream, ParallelStream) build
     the batch of a step from its key alone."""
 
     @abc.abstractmethod
@@ -389,7 +395,7 @@ class Streamed(abc.ABC):
 @dataclass(frozen=True)
 class PhaseData:
     """All streams of one phase. A keyed stream (MonoStream, ParallelStream) builds the batch
-    of step s from the key (seed, phase_index, stream, s); a `Streamed` one continues a
+    of step s from the key (seed, phase_index, stream, s); an `IteratorStream` continues a
     grain iterator whose position is the data state a checkpoint saves."""
     streams: dict
     batch_size: int
@@ -398,7 +404,7 @@ class PhaseData:
     rows: slice  # this host's share of the global batch
 
     def keyed(self) -> list[tuple[int, str]]:
-        return [(i, n) for i, (n, s) in enumerate(sorted(self.streams.items())) if not isinstance(s, Streamed)]
+        return [(i, n) for i, (n, s) in enumerate(sorted(self.streams.items())) if not isinstance(s, IteratorStream)]
 
     def batch(self, step: int) -> dict[str, dict[str, np.ndarray]]:
         """The keyed streams' batches of `step`."""
@@ -411,13 +417,13 @@ class PhaseData:
         or, with `workers` > 0, in that many worker processes (grain gives each a slice of the
         work and keeps the order), for when threads of the trainer process, which share its
         GIL, cannot keep up with the accelerators. `state`: a PhaseIterator's
-        `get_state()` at step `start` (a checkpoint's), which streamed streams need."""
+        `get_state()` at step `start` (a checkpoint's), which iterator streams need."""
         return PhaseIterator(self, start, stop, prefetch, threads, workers, state)
 
 
 class PhaseIterator:
     """A phase's batches in step order; `get_state()` is the data position a checkpoint
-    saves: the step, and grain's iterator state of each streamed stream."""
+    saves: the step, and grain's iterator state of each iterator stream."""
 
     def __init__(self, data: PhaseData, start: int, stop: int, prefetch: int, threads: int, workers: int,
                  state: dict | None):
@@ -437,20 +443,20 @@ class PhaseIterator:
                                                                           prefetch_buffer_size=prefetch)), False))
         share = range(data.batch_size)[data.rows]
         self._host = share.start  # names the host in seeds: hosts read different documents
-        self._streamed = {}
+        self._iterated = {}
         for i, (name, stream) in enumerate(sorted(data.streams.items())):
-            if isinstance(stream, Streamed):
+            if isinstance(stream, IteratorStream):
                 it = iter(ahead(stream.rows((data.seed, data.phase_index, i, self._host), len(share)), True))
                 if start:
                     saved = (state or {}).get("streams", {}).get(name)
                     if saved is None:
-                        raise ConfigError(f"config.data.reader: stream {name!r} is streamed, and resuming at step "
-                                          f"{start} of the phase needs the data state saved with the checkpoint, "
+                        raise ConfigError(f"config.data.reader: stream {name!r} is read incrementally, and resuming at "
+                                          f"step {start} of the phase needs the data state saved with the checkpoint, "
                                           f"which this checkpoint lacks for this process (written by the 'memory' "
-                                          f"reader, or by another number of processes: each streams its own "
+                                          f"reader, or by another number of processes: each reads its own "
                                           f"share); resume as it was written or start a new --workdir")
                     it.set_state(saved)
-                self._streamed[name] = (i, stream, it)
+                self._iterated[name] = (i, stream, it)
 
     def __iter__(self) -> "PhaseIterator":
         return self
@@ -459,13 +465,13 @@ class PhaseIterator:
         if self.step >= self.stop:
             raise StopIteration
         out = next(self._keyed)
-        for name, (i, stream, it) in self._streamed.items():
+        for name, (i, stream, it) in self._iterated.items():
             out[name] = stream.masked(next(it), (self.data.seed, self.data.phase_index, i, self.step, self._host))
         self.step += 1
         return out
 
     def get_state(self) -> dict:
-        return {"step": self.step, "streams": {name: it.get_state() for name, (_, _, it) in self._streamed.items()}}
+        return {"step": self.step, "streams": {name: it.get_state() for name, (_, _, it) in self._iterated.items()}}
 
 
 def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: int, seed: int,
@@ -474,7 +480,7 @@ def eval_batches(packed: Packed, masking_: Masking, batch_size: int, max_rows: i
     n = min(len(packed), max_rows)
     rows = take(packed, np.arange(n))
     out = masking_.apply(np.random.default_rng((seed, 2**31 - 1)), rows)
-    out["langs"] = np.full(out["tokens"].shape, lang_id, np.int32)
+    out["token_langs"] = np.full(out["tokens"].shape, lang_id, np.int32)
     pad = (-n) % batch_size
     if pad:
         out = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in out.items()}

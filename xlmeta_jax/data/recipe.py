@@ -1,14 +1,16 @@
-"""XLM-R's tokenizer recipe at any corpus size: a SentencePiece unigram model trained on an
-alpha-sampled stream of the languages, never holding the corpus in memory.
+"""XLM-R's tokenizer recipe at any corpus size: a SentencePiece unigram model trained on a
+sample of the languages' lines (shares p_i ∝ n_i^alpha), never holding the corpus in memory.
 
-Text files are read twice: the first pass counts the usable lines (after decontamination),
-which fixes each language's quota p_i ∝ n_i^alpha of the sample; the second streams the
-text again and yields the lines drawn for the sample (sorted indices, so a line drawn twice
-appears twice). A `tfds:` split is counted by its length and the drawn records are read
-directly. Only the drawn indices and SentencePiece's own copy of the sample are in memory.
+Text and JSON Lines files are read twice: the first pass counts the usable lines (after
+decontamination), which fixes each language's quota p_i ∝ n_i^alpha of the sample; the
+second streams the text again and yields the lines drawn for the sample (sorted indices, so
+a line drawn twice appears twice). A `tfds:` split or Parquet files are counted by their
+records and the drawn records are read directly. Only the drawn indices and SentencePiece's
+own copy of the sample are in memory.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +25,16 @@ from xlmeta_jax.data.decontaminate import normalize
 @dataclass(frozen=True)
 class TextFile:
     """One language's training text (a file, or shards read in order), streamed; excluded
-    lines are skipped (and counted)."""
+    lines are skipped (and counted). `documents`: streams them when they are not the lines of
+    `path` (a jsonl: source's records)."""
     path: Path | tuple[Path, ...]
     min_chars: int = 1
     excluded: frozenset = frozenset()
+    documents: Callable[[], Iterator[str]] | None = None
 
     def _all(self) -> Iterator[str]:
+        if self.documents:
+            return self.documents()
         paths = self.path if isinstance(self.path, tuple) else (self.path,)
         return itertools.chain.from_iterable(sources.iter_lines(p, self.min_chars) for p in paths)
 
@@ -64,10 +70,10 @@ class TextFile:
 
 @dataclass(frozen=True)
 class Records:
-    """One language's documents in random access (a `tfds:` split): counted by their number,
-    the drawn ones read directly. A drawn record shorter than min_chars or excluded is skipped
-    and counted, so the sample is that much smaller (counting the usable records first would
-    read them all)."""
+    """One language's documents in random access (a `tfds:` split, Parquet files): counted by
+    their number, the drawn ones read directly. A drawn record shorter than min_chars or
+    excluded (or null) is skipped and counted, so the sample is that much smaller (counting the
+    usable records first would read them all)."""
     docs: Sequence[str]
     where: str
     min_chars: int = 1
@@ -93,10 +99,10 @@ def draw(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=k, replace=k > n))
 
 
-def streamed_sample(texts: dict[str, TextFile | Records], counts: dict[str, int], alpha: float, total: int,
-                    seed: int, progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
+def sampled_lines(texts: dict[str, TextFile | Records], counts: dict[str, int], alpha: float, total: int,
+                  seed: int, progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
     """The sample's lines, language after language; `progress(lang, lines_read)` is called as
-    the text streams by."""
+    the text is read."""
     rng = np.random.default_rng(seed)
     for lang, k in mixture.quotas(counts, alpha, total).items():
         yield from texts[lang].drawn(draw(counts[lang], k, rng), progress, lang)
@@ -114,7 +120,7 @@ def train(texts: dict[str, TextFile | Records], directory: str | Path, *, vocab_
                                 f"add text or remove them from the config")
     counts = {lang: n for lang, (n, _) in counted.items()}
     quota = mixture.quotas(counts, alpha, sample_lines)
-    tok = tokenizer.train_on(streamed_sample(texts, counts, alpha, sample_lines, seed, progress), directory,
+    tok = tokenizer.train_on(sampled_lines(texts, counts, alpha, sample_lines, seed, progress), directory,
                              vocab_size=vocab_size, character_coverage=character_coverage)
     return tok, {lang: {"lines": counts[lang], "excluded": counted[lang][1], "sample": quota[lang]} for lang in texts}
 
@@ -135,11 +141,12 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
                         f"phases[{last}].streams.mono.languages")
     excluded = frozenset(decontaminate.load_exclusions(exclude))
     m = config.data.min_chars
-    if src.scheme == "tfds":
+    if src.indexed:
         texts = {l: Records(src.documents(l, "train", process=0, count=1, tfds_cfg=config.data.tfds),
                             src.pattern(l, "train"), m, excluded) for l in langs}
     else:
-        texts = {l: TextFile(tuple(src.files(l, "train")), m, excluded) for l in langs}
+        texts = {l: TextFile(tuple(src.files(l, "train")), m, excluded,
+                             functools.partial(src.iter_documents, l, "train", min_chars=m)) for l in langs}
     t = config.tokenizer
     tok, facts = train(texts, out, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
                        character_coverage=t.character_coverage, seed=config.seed, progress=progress)
@@ -160,8 +167,6 @@ def valid_text(src: sources.Source, lang: str, lines: int, tfds_cfg) -> list[str
     """The first `lines` of a language's valid split; none when it has no valid text (it is
     optional here)."""
     try:
-        if src.scheme == "tfds":
-            return list(src.documents(lang, "valid", process=0, count=1, limit=lines, tfds_cfg=tfds_cfg))
-        return list(itertools.islice(TextFile(tuple(src.files(lang, "valid"))).lines(), lines))
+        return list(src.documents(lang, "valid", process=0, count=1, limit=lines, tfds_cfg=tfds_cfg))
     except sources.DataError:
         return []

@@ -6,6 +6,10 @@ with `{lang}` and `{split}` filled in per language and split ('train', 'valid'):
 - `text:<glob>`: plain or gzipped UTF-8 files, one document per line; the files a pattern
   matches are read in sorted order (shards);
 - `tsv:<glob>`: the same for `english<TAB>foreign` pairs;
+- `parquet:<glob>` and `jsonl:<glob>` (plain, .gz or .zst): records with the text in a named
+  field (config.data.text_key; for pairs the two of config.data.pair_keys), read by
+  `formats.py`; `{split}` is optional: without it a language's first config.data.held_out
+  records are its valid split;
 - `tfds:<name>[:<version>]`: a prepared TFDS dataset with a text feature (config.data.tfds),
   or for pairs, a translation dataset with features 'en' and '<lang>';
 - '' (the default): the corpus folder (config.data.corpus_dir, or the demo corpus from
@@ -30,6 +34,11 @@ from typing import Iterator, Sequence
 from xlmeta_jax.config import UserError, language_list
 
 log = logging.getLogger(__name__)
+
+RECORD_SCHEMES = ("parquet", "jsonl")  # files of records with named fields (data/formats.py)
+EXAMPLES = {"text": "text:/data/{lang}/*.{split}.txt.gz", "tsv": "tsv:/data/{lang}/*.{split}.tsv",
+            "parquet": "parquet:/data/wikipedia/20231101.{lang}/*.parquet",
+            "jsonl": "jsonl:/data/oscar/{lang}/*.jsonl.zst", "tfds": "tfds:wikipedia/20230601.{lang}"}
 
 
 class DataError(UserError):
@@ -171,14 +180,18 @@ def open_tfds(name: str, split: str, data_dir: str, key: str):
 
 
 def folded(text) -> str:
-    """A record's text on one line (a document per line, as in text files)."""
+    """A record's text on one line (a document per line, as in text files); a null one is an
+    empty document, which every reader drops."""
+    if text is None:
+        return ""
     return " ".join((text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)).split())
 
 
 @dataclass(frozen=True)
-class TfdsTexts:
-    """Documents start, start + step, ... of a TFDS data source (at most `limit`), read when
-    indexed: a host's share of a dataset, never loaded."""
+class RecordTexts:
+    """Documents start, start + step, ... of a random-access data source (a TFDS split,
+    `formats.ParquetRows`; at most `limit`), read when indexed: a host's share of a dataset,
+    never loaded."""
     source: object
     text_key: str
     start: int = 0
@@ -192,7 +205,8 @@ class TfdsTexts:
     def __getitem__(self, i: int) -> str:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        return folded(self.source[self.start + i * self.step][self.text_key])
+        record = self.source[self.start + i * self.step]  # None: one that cannot be read (formats.ParquetRows)
+        return folded(record and record[self.text_key])
 
 
 def tfds_languages(name: str, data_dir: str | Path) -> list[str]:
@@ -243,23 +257,28 @@ def read_pairs(path: str | Path | list[Path], min_chars: int = 1, name: str = ""
 @dataclass(frozen=True)
 class Source:
     """Where one stream's text comes from (see the module docstring); `key` is its config key."""
-    scheme: str  # 'text', 'tsv' or 'tfds'
-    body: str  # the glob or TFDS name, with {lang} (and {split} for files)
+    scheme: str  # 'text', 'tsv', 'parquet', 'jsonl' or 'tfds'
+    body: str  # the glob or TFDS name, with {lang} (and {split} for text and tsv files)
     key: str
+    # parquet/jsonl: the record fields read ({lang} filled in) and the config key naming them; without
+    # {split} in `body`, the first `held_out` records of a language are its valid split
+    fields: tuple[str, ...] = ("text",)
+    fields_key: str = "data.text_key"
+    held_out: int = 0
 
     @classmethod
-    def parse(cls, spec: str, key: str, schemes: tuple[str, ...]) -> "Source":
+    def parse(cls, spec: str, key: str, schemes: tuple[str, ...], fields: tuple[str, ...] = ("text",),
+              fields_key: str = "data.text_key", held_out: int = 0) -> "Source":
         scheme, colon, body = spec.partition(":")
         if not colon or scheme not in schemes:
             raise DataError(f"config.{key}: {spec!r}; write {' or '.join(f'{s}:<...>' for s in schemes)} "
                             f"(or '' for the corpus folder)")
-        needs = ("{lang}",) if scheme == "tfds" else ("{lang}", "{split}")
+        needs = ("{lang}", "{split}") if scheme in ("text", "tsv") else ("{lang}",)
         if missing := [n for n in needs if n not in body]:
             raise DataError(f"config.{key}: {spec!r} has no {' and no '.join(missing)}; the pattern is filled per "
-                            f"language{' and split (train, valid)' if scheme != 'tfds' else ''}, e.g. "
-                            + ("'tfds:wikipedia/20230601.{lang}'" if scheme == "tfds" else
-                               f"'{scheme}:/data/{{lang}}/*.{{split}}.{'tsv' if scheme == 'tsv' else 'txt.gz'}'"))
-        return cls(scheme, body, key)
+                            f"language{' and split (train, valid)' if len(needs) > 1 else ''}, e.g. "
+                            f"'{EXAMPLES[scheme]}'")
+        return cls(scheme, body, key, tuple(fields), fields_key, held_out)
 
     @classmethod
     def folder(cls, corpus_dir: str | Path, stream: str) -> "Source":
@@ -271,6 +290,38 @@ class Source:
 
     def pattern(self, lang: str, split: str) -> str:
         return self.body.replace("{lang}", lang).replace("{split}", split)
+
+    def rows(self, split: str) -> tuple[int, int | None]:
+        """Which records of the matched files are `split`'s: all when the files are named by
+        split, else the first held_out are 'valid' and the rest 'train'."""
+        if "{split}" in self.body:
+            return 0, None
+        return (0, self.held_out) if split == "valid" else (self.held_out, None)
+
+    @property
+    def indexed(self) -> bool:
+        """Whether `documents` reads records by index (TFDS, Parquet) instead of holding them."""
+        return self.scheme in ("tfds", "parquet")
+
+    def records(self, lang: str, split: str, *, min_chars: int, limit: int | None) -> list[tuple[str, ...]]:
+        """The first `limit` records' texts of a parquet:/jsonl: source."""
+        from xlmeta_jax.data import formats  # pyarrow: only runs that read records pay for it
+
+        return formats.read(self.scheme, self.files(lang, split), self.record_fields(lang), self.fields_key,
+                            name=self.pattern(lang, split), rows=self.rows(split), min_chars=min_chars, limit=limit)
+
+    def record_fields(self, lang: str) -> tuple[str, ...]:
+        return tuple(f.replace("{lang}", lang) for f in self.fields)
+
+    def iter_documents(self, lang: str, split: str, *, min_chars: int = 1) -> Iterator[str]:
+        """The documents of a text:/jsonl: source in file order, read as they are consumed
+        (skipped records uncounted: the incremental reader's share, the tokenizer's passes)."""
+        if self.scheme == "jsonl":
+            from xlmeta_jax.data import formats
+
+            return (t for t, in formats.texts("jsonl", self.files(lang, split), self.record_fields(lang),
+                                              self.fields_key, rows=self.rows(split), min_chars=min_chars))
+        return itertools.chain.from_iterable(iter_lines(p, min_chars) for p in self.files(lang, split))
 
     def files(self, lang: str, split: str) -> list[Path]:
         pattern = self.pattern(lang, split)
@@ -310,21 +361,29 @@ class Source:
             t = tfds_cfg
             return read_tfds(self.pattern(lang, split), t.train_split if split == "train" else t.valid_split,
                              data_dir=t.data_dir, text_key=t.text_key, limit=limit, min_chars=min_chars)
+        if self.scheme in RECORD_SCHEMES:
+            return [doc for doc, in self.records(lang, split, min_chars=min_chars, limit=limit)]
         return read_lines(self.files(lang, split), min_chars, limit, name=self.pattern(lang, split))
 
     def documents(self, lang: str, split: str, *, process: int, count: int, limit: int | None = None,
                   tfds_cfg=None) -> Sequence[str]:
         """This host's share of a language's documents (document i goes to host i mod count),
-        first `limit`, in random access: a TFDS split is read when indexed; files are streamed
-        once, keeping only the share (so each host holds 1/count of the text)."""
+        first `limit`, in random access: a TFDS split or Parquet files are read when indexed;
+        text and JSON Lines files are streamed once, keeping only the share (so each host holds
+        1/count of the text)."""
         if self.scheme == "tfds":
             t = tfds_cfg
             split_name = t.train_split if split == "train" else t.valid_split
-            docs = TfdsTexts(open_tfds(self.pattern(lang, split), split_name, t.data_dir, self.key), t.text_key,
-                             process, count, limit)
+            docs = RecordTexts(open_tfds(self.pattern(lang, split), split_name, t.data_dir, self.key), t.text_key,
+                               process, count, limit)
+        elif self.scheme == "parquet":
+            from xlmeta_jax.data import formats
+
+            field = self.record_fields(lang)[0]
+            rows = formats.ParquetRows(self.files(lang, split), (field,), self.fields_key, *self.rows(split))
+            docs = RecordTexts(rows, field, process, count, limit)
         else:
-            lines = itertools.chain.from_iterable(iter_lines(p) for p in self.files(lang, split))
-            docs = list(itertools.islice(itertools.islice(lines, process, None, count), limit))
+            docs = list(itertools.islice(itertools.islice(self.iter_documents(lang, split), process, None, count), limit))
         if not len(docs):
             raise DataError(f"{self.pattern(lang, split)} (config.{self.key}): no document for host {process} of "
                             f"{count}; add text or remove {lang!r} from the config")
@@ -336,4 +395,6 @@ class Source:
             t = tfds_cfg
             return read_tfds_pairs(self.pattern(lang, split), t.train_split if split == "train" else t.valid_split,
                                    lang, data_dir=t.data_dir, limit=limit, min_chars=min_chars)
+        if self.scheme in RECORD_SCHEMES:
+            return self.records(lang, split, min_chars=min_chars, limit=limit)
         return read_pairs(self.files(lang, split), min_chars, name=self.pattern(lang, split))[:limit]

@@ -27,7 +27,7 @@ from xlmeta_jax.data import pipeline, tokenizer
 from xlmeta_jax.data.tokenizer import Tokenizer
 from xlmeta_jax.interop import hf, run_folder
 from xlmeta_jax.model.encoder import Encoder, ModelConfig, init_params
-from xlmeta_jax.objectives.contrastive import pool
+from xlmeta_jax.model.pooling import pool
 
 
 class EvalError(UserError):
@@ -134,7 +134,7 @@ def truncated(m: Loaded, top: int) -> tuple[Encoder, dict]:
 @functools.partial(jax.jit, static_argnames=("model", "layers", "pooled"))
 def _forward(params, batch: dict, *, model: Encoder, layers: tuple[int, ...], pooled: bool) -> jax.Array:
     hidden = model.apply({"params": params}, batch["tokens"], batch["positions"], batch["segment_ids"],
-                         langs=batch["langs"], deterministic=True, layer="all", method=model.encode)
+                         token_langs=batch["token_langs"], deterministic=True, layer="all", method=model.encode)
     hidden = hidden[jnp.array(layers)]  # [len(layers), B, T, H]
     if not pooled:
         return hidden
@@ -168,7 +168,7 @@ def hidden_states(m: Loaded, sentences: Sequence[str], *, lang: str | None = Non
 def sentence_vectors(m: Loaded, sentences: Sequence[str], *, layers: Sequence[int], lang: str | None = None,
                      batch_size: int = 64, max_len: int = 128) -> np.ndarray:
     """float32 [len(layers), len(sentences), hidden]: each sentence's hidden states after each
-    of `layers`, mean-pooled over its pieces by objectives/contrastive.py `pool` (<s> and </s>
+    of `layers`, mean-pooled over its pieces by model/pooling.py `pool` (<s> and </s>
     excluded; an empty sentence gives 0)."""
     layers = _layers(m, layers)
     model, params = truncated(m, max(layers))

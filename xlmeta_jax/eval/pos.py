@@ -65,7 +65,7 @@ def make_batch(rows: Sequence[tuple[np.ndarray, np.ndarray]], batch_size: int, l
 
 def _logits(model, params, batch, *, deterministic: bool, rng=None) -> jax.Array:
     hidden = model.apply({"params": params["encoder"]}, batch["tokens"], batch["positions"], batch["segment_ids"],
-                         langs=batch["langs"], deterministic=deterministic, method=model.encode,
+                         token_langs=batch["token_langs"], deterministic=deterministic, method=model.encode,
                          rngs={"dropout": rng} if rng is not None else None)
     return hidden @ params["head"]["kernel"] + params["head"]["bias"]
 

@@ -21,7 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from xlmeta_jax.model.prompts import PromptPool
+from xlmeta_jax.methods.xlmp.prompts import PromptPool
 
 Array = jax.Array
 # XLM-R's id layout (data/tokenizer.py builds it; the model sits below data/): ids below this
@@ -297,11 +297,11 @@ def per_language(block: type[nn.Module], languages: int) -> type[nn.Module]:
                    metadata_params={nn.PARTITION_NAME: "languages"})
 
 
-def route(per_lang: Array, langs: Array) -> Array:
+def route(per_lang: Array, token_langs: Array) -> Array:
     """[L, B, T, E] outputs of per-language copies -> [B, T, E], token t taking its language's.
     All L copies are computed (L x the cost of a shared block): simple, and cheap for the
     two or three languages of an ablation."""
-    return jnp.einsum("lbte,btl->bte", per_lang, jax.nn.one_hot(langs, per_lang.shape[0], dtype=per_lang.dtype))
+    return jnp.einsum("lbte,btl->bte", per_lang, jax.nn.one_hot(token_langs, per_lang.shape[0], dtype=per_lang.dtype))
 
 
 def block_type(cfg: ModelConfig) -> type[nn.Module]:
@@ -373,14 +373,14 @@ class Encoder(nn.Module):
         """Index of the block the TRILayer runs before (TreLM: the middle of the stack)."""
         return self.cfg.layers // 2 if self.cfg.tri_layer else self.cfg.layers + 1
 
-    def embed(self, words: Array, positions: Array, langs: Array, deterministic: bool) -> Array:
+    def embed(self, words: Array, positions: Array, token_langs: Array, deterministic: bool) -> Array:
         cfg = self.cfg
         x = words + self.position_embeddings(positions) + self.token_type_embeddings(jnp.zeros_like(positions))
         if cfg.languages and cfg.language_vector:
-            x = x + self.language_embeddings(langs)
+            x = x + self.language_embeddings(token_langs)
         return self.dropout(self.embeddings_norm(x), deterministic=deterministic)
 
-    def run_blocks(self, x: Array, bias: Array, langs: Array, start: int, stop: int, deterministic: bool,
+    def run_blocks(self, x: Array, bias: Array, token_langs: Array, start: int, stop: int, deterministic: bool,
                    outputs: list[Array]) -> Array:
         """Blocks start..stop-1 (the TRILayer, when present, before block `tri_position`);
         appends each block's output to `outputs`."""
@@ -391,20 +391,20 @@ class Encoder(nn.Module):
                 outputs.append(x)
             x, ys = self.blocks[i](x, bias, deterministic)
             if i < cfg.language_layers:
-                x = ys = route(x, langs)
+                x = ys = route(x, token_langs)
             outputs.extend(ys if cfg.scan_layers else [ys])
         return x
 
     def encode(self, tokens: Array, positions: Array, segment_ids: Array, *, deterministic: bool,
-               langs: Array | None = None, layer: int | str | None = None) -> Array:
+               token_langs: Array | None = None, layer: int | str | None = None) -> Array:
         """Hidden states [batch, length, hidden] after `layer` (None: the last; 0: the
         embeddings; negative: from the end; "all": every one, [blocks + 1, batch, length,
-        hidden]). `langs` [batch, length] are language ids, used only when the model has
+        hidden]). `token_langs` [batch, length] are language ids, used only when the model has
         language embeddings."""
         cfg = self.cfg
-        langs = langs if langs is not None else jnp.zeros_like(tokens)
-        words = self.words(tokens, langs)
-        x = self.embed(words, positions, langs, deterministic)
+        token_langs = token_langs if token_langs is not None else jnp.zeros_like(tokens)
+        words = self.words(tokens, token_langs)
+        x = self.embed(words, positions, token_langs, deterministic)
         n_prompt = 0
         if cfg.prompt_pool:
             prompts = self.prompt_pool(words, segment_ids)["prompts"]
@@ -413,8 +413,8 @@ class Encoder(nn.Module):
             segment_ids = jnp.concatenate([jnp.full(prompts.shape[:2], -1, segment_ids.dtype), segment_ids], 1)
         x = _constrain(x, ("batch", "length", "act_embed"))
         outputs = [x]
-        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), langs, 0, len(self.blocks), deterministic,
-                            outputs)
+        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), token_langs, 0, len(self.blocks),
+                            deterministic, outputs)
         if layer == "all":
             return jnp.stack(outputs)[:, :, n_prompt:]
         return (x if layer is None else outputs[layer])[:, n_prompt:]
@@ -428,13 +428,13 @@ class Encoder(nn.Module):
         length]: for each target slot, the source slot it reads), given the target's
         positions, and run through the TRILayer and the blocks above it."""
         cfg = self.cfg
-        langs = jnp.zeros_like(source["tokens"])
+        token_langs = jnp.zeros_like(source["tokens"])
         words = self.source_word_embeddings.astype(cfg.dtype)[source["tokens"]]
-        x = self.embed(words, source["positions"], langs, deterministic)
-        x = self.run_blocks(x, attention_bias(source["segment_ids"], cfg.dtype), langs, 0, self.tri_position,
+        x = self.embed(words, source["positions"], token_langs, deterministic)
+        x = self.run_blocks(x, attention_bias(source["segment_ids"], cfg.dtype), token_langs, 0, self.tri_position,
                             deterministic, [])
         x = jnp.take_along_axis(x, order[..., None], axis=1) + self.position_embeddings(positions)
-        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), langs, self.tri_position, cfg.layers,
+        x = self.run_blocks(x, attention_bias(segment_ids, cfg.dtype), token_langs, self.tri_position, cfg.layers,
                             deterministic, [])
         return self.mlm_logits(x)
 
@@ -450,38 +450,38 @@ class Encoder(nn.Module):
         special = (ids < FIRST_PIECE) | (ids == self.cfg.vocab_size - 1)  # <mask> is the last id
         return jnp.where(special[None, :, None], tables[:1], tables)
 
-    def words(self, tokens: Array, langs: Array) -> Array:
+    def words(self, tokens: Array, token_langs: Array) -> Array:
         """Word embeddings; with separate_embeddings, from each token's language's table."""
         if self.cfg.separate_embeddings:
             # An id past the vocabulary is a token of another language's table (a random
             # replacement with masking.random_across_languages): table (lang + id // V) mod L.
             v, n = self.cfg.vocab_size, self.cfg.languages
-            return self.language_tables()[(langs + tokens // v) % n, tokens % v]
+            return self.language_tables()[(token_langs + tokens // v) % n, tokens % v]
         return self.word_embeddings(tokens)
 
     def prompt_match(self, tokens: Array, segment_ids: Array) -> dict[str, Array]:
         """XLM-P retrieval for a batch: chosen prompt ids and the key-query matching loss."""
         return self.prompt_pool(self.word_embeddings(tokens), segment_ids)
 
-    def mlm_logits(self, hidden: Array, langs: Array | None = None) -> Array:
+    def mlm_logits(self, hidden: Array, slot_langs: Array | None = None) -> Array:
         """The MLM head on [..., hidden] states; decoder weights are the word embeddings (with
-        separate_embeddings: the table of each slot's language, `langs` [...])."""
+        separate_embeddings: the table of each slot's language, `slot_langs` [...])."""
         h = self.lm_norm(gelu(self.lm_dense(hidden)))
         if not self.cfg.separate_embeddings:
             return bias_add(tied_decoder(h, self.word_embeddings.embedding.astype(h.dtype)), self.lm_bias)
         tables = self.language_tables()
         every = jnp.einsum("...e,lve->...lv", h, tables)  # each language's decoder, then pick
-        langs = jnp.zeros(h.shape[:-1], jnp.int32) if langs is None else langs
-        return bias_add(jnp.einsum("...lv,...l->...v", every, jax.nn.one_hot(langs, tables.shape[0], dtype=every.dtype)),
-                        self.lm_bias)
+        slot_langs = jnp.zeros(h.shape[:-1], jnp.int32) if slot_langs is None else slot_langs
+        pick = jax.nn.one_hot(slot_langs, tables.shape[0], dtype=every.dtype)
+        return bias_add(jnp.einsum("...lv,...l->...v", every, pick), self.lm_bias)
 
-    def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *, langs: Array | None = None,
+    def __call__(self, tokens: Array, positions: Array, segment_ids: Array, *, token_langs: Array | None = None,
                  mlm_positions: Array | None = None, deterministic: bool = True) -> dict[str, Array]:
-        hidden = self.encode(tokens, positions, segment_ids, deterministic=deterministic, langs=langs)
+        hidden = self.encode(tokens, positions, segment_ids, deterministic=deterministic, token_langs=token_langs)
         out = {"hidden": hidden}
         if mlm_positions is not None:
             picked = jnp.take_along_axis(hidden, mlm_positions[..., None], axis=1)
-            slot_langs = None if langs is None else jnp.take_along_axis(langs, mlm_positions, axis=1)
+            slot_langs = None if token_langs is None else jnp.take_along_axis(token_langs, mlm_positions, axis=1)
             out["mlm_logits"] = self.mlm_logits(picked, slot_langs)
         return out
 

@@ -50,12 +50,12 @@ def weighted_xent(logits: jax.Array, targets: jax.Array, weights: jax.Array) -> 
 
 
 # The fields of a masked row that `masked_lm` reads, from whichever stream it masks.
-MASKED_LM_FIELDS = ("tokens", "positions", "segment_ids", "langs", "mlm_positions", "targets", "weights")
+MASKED_LM_FIELDS = ("tokens", "positions", "segment_ids", "token_langs", "mlm_positions", "targets", "weights")
 
 
 def masked_lm(params, stream: dict, rng: jax.Array, *, model, deterministic: bool) -> dict[str, jax.Array]:
     out = model.apply({"params": params}, stream["tokens"], stream["positions"], stream["segment_ids"],
-                      langs=stream.get("langs"), mlm_positions=stream["mlm_positions"], deterministic=deterministic,
+                      token_langs=stream.get("token_langs"), mlm_positions=stream["mlm_positions"], deterministic=deterministic,
                       rngs={"dropout": rng})
     return weighted_xent(out["mlm_logits"], stream["targets"], stream["weights"])
 

@@ -1,21 +1,26 @@
 """Objectives by name: phases list them with weights in the config.
 
-An objective is one module of this package that declares `OBJECTIVE = Objective(...)`: its
+An objective is one module that declares `OBJECTIVE = Objective(...)`: its
 name, its loss `fn(params, batch, rng, *, model, cfg) -> (scalar, metrics)` (`cfg` is its
 section of `config.objectives`), the options that section starts from, the batch fields it
 reads from each stream, the config settings it needs or cannot run with, and a check of its
 options. Everything else reads those declarations: the config's defaults and validation,
 the streams (which build only the fields a phase's objectives read) and the train step.
-So adding an objective is one file here plus a line in a config (docs/methods.md).
+So adding an objective is one file plus a line in a config (docs/methods.md).
 
-Modules of the package are found by `pkgutil`; those without `OBJECTIVE` (shared losses,
-`adversarial.py`) are skipped. Code outside the package registers with `register`.
+Where objectives are found: the modules of this package (the base objectives every method
+uses, mlm and tlm) and of every method's package `xlmeta_jax/methods/<name>/`, walked with
+`pkgutil`. A module whose source declares no top-level `OBJECTIVE` is skipped without being
+imported: a method's package also holds its model pieces and its start-up (TreLM's transfer
+reads models through eval/), which sit on other floors than the objectives, and finding the
+objectives must not import them. Code elsewhere registers with `register`.
 """
 from __future__ import annotations
 
 import functools
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -61,13 +66,33 @@ def register(objective: Objective) -> Objective:
     return objective
 
 
+METHODS = "xlmeta_jax.methods"
+_DECLARES = re.compile(r"^OBJECTIVE\s*[:=]", re.MULTILINE)
+
+
+def objective_packages() -> list[str]:
+    """The packages whose modules may declare objectives: this one and every method's."""
+    methods = importlib.import_module(METHODS)
+    return [__package__] + [f"{METHODS}.{m.name}" for m in pkgutil.iter_modules(methods.__path__) if m.ispkg]
+
+
+def declares_objective(module_info: pkgutil.ModuleInfo) -> bool:
+    """Whether the module's source assigns `OBJECTIVE` at top level (read, not imported)."""
+    spec = module_info.module_finder.find_spec(module_info.name)
+    source = spec.loader.get_source(module_info.name) if spec and spec.loader else None
+    return bool(source and _DECLARES.search(source))
+
+
 @functools.cache
 def _discover() -> None:
-    package = importlib.import_module(__package__)
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{__package__}.{module_info.name}")
-        if isinstance(getattr(module, "OBJECTIVE", None), Objective):
-            register(module.OBJECTIVE)
+    for name in objective_packages():
+        package = importlib.import_module(name)
+        for module_info in pkgutil.iter_modules(package.__path__):
+            if module_info.ispkg or not declares_objective(module_info):
+                continue
+            module = importlib.import_module(f"{name}.{module_info.name}")
+            if isinstance(getattr(module, "OBJECTIVE", None), Objective):
+                register(module.OBJECTIVE)
 
 
 def objectives() -> dict[str, Objective]:

@@ -18,8 +18,8 @@ drives: k simulated CPU devices (`jax_num_cpu_devices`, which is what makes seve
 processes on one machine possible) and, on GPUs, the first k GPUs of the node (JAX's
 Slurm detection otherwise gives each task one GPU, the one of its SLURM_LOCALID).
 
-The decision is the pure function `plan(cfg, environ)`, so tests check it without
-starting anything; `initialize` only executes the plan. It must run before any other
+The decision is the pure function `startup(cfg, environ)` (a `Startup`), so tests check it
+without starting anything; `initialize` only carries it out. It must run before any other
 JAX use (jax.devices(), an array, a jit): both settings are fixed once a backend exists.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ SLURM_VARS = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROC
 
 
 @dataclass(frozen=True)
-class Plan:
+class Startup:
     """What `initialize` will do: mode 'single' | 'explicit' | 'auto', and why."""
     mode: str
     reason: str
@@ -72,7 +72,7 @@ def _tpu_hosts(environ: Mapping[str, str]) -> int:
     return len([h for h in names.split(",") if h.strip()])
 
 
-def plan(cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
+def startup(cfg: Any, environ: Mapping[str, str] | None = None) -> Startup:
     """Decides from `config.distributed` and the environment; raises ConfigError (a ValueError)
     naming the `config.distributed.*` key on a setting that cannot work."""
     environ = os.environ if environ is None else environ
@@ -98,7 +98,7 @@ def plan(cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
             kwargs["num_processes"] = num_processes
         if process_id >= 0:
             kwargs["process_id"] = process_id
-        return Plan("auto", "config.distributed.coordinator_address='auto'", kwargs, local)
+        return Startup("auto", "config.distributed.coordinator_address='auto'", kwargs, local)
 
     if address:
         host, _, port = address.rpartition(":")
@@ -113,7 +113,7 @@ def plan(cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
                                 f"--config.distributed.process_id=I (0..{num_processes - 1}, distinct per process)")
         kwargs = dict(coordinator_address=address, num_processes=num_processes, process_id=process_id,
                       cluster_detection_method="deactivate", **extra)
-        return Plan("explicit", f"process {process_id} of {num_processes}, coordinator {address}", kwargs, local)
+        return Startup("explicit", f"process {process_id} of {num_processes}, coordinator {address}", kwargs, local)
 
     if num_processes or process_id >= 0:
         given = [f"{k}={v}" for k, v, unset in (("num_processes", num_processes, 0), ("process_id", process_id, -1))
@@ -131,22 +131,22 @@ def plan(cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
                              f"not set: start the command with srun (one task per process; see "
                              f"launch/slurm_gpu.sbatch), or set config.distributed.coordinator_address, "
                              f"num_processes and process_id yourself")
-        return Plan("auto", f"Slurm: task {environ['SLURM_PROCID']} of {ntasks}", dict(extra), local)
+        return Startup("auto", f"Slurm: task {environ['SLURM_PROCID']} of {ntasks}", dict(extra), local)
 
     if _tpu_hosts(environ) > 1:
-        return Plan("auto", f"TPU slice of {_tpu_hosts(environ)} hosts", dict(extra), local)
+        return Startup("auto", f"TPU slice of {_tpu_hosts(environ)} hosts", dict(extra), local)
     if environ.get("MEGASCALE_COORDINATOR_ADDRESS") or int(environ.get("MEGASCALE_NUM_SLICES", "1") or 1) > 1:
-        return Plan("auto", "TPU multislice (MEGASCALE_*)", dict(extra), local)
+        return Startup("auto", "TPU multislice (MEGASCALE_*)", dict(extra), local)
 
-    return Plan("single", "no coordinator configured and no multi-host environment detected", {}, local)
+    return Startup("single", "no coordinator configured and no multi-host environment detected", {}, local)
 
 
-def initialize(dist_cfg: Any, environ: Mapping[str, str] | None = None) -> Plan:
-    """Executes `plan(dist_cfg, environ)`; call once at start-up, before any other JAX use.
+def initialize(dist_cfg: Any, environ: Mapping[str, str] | None = None) -> Startup:
+    """Carries out `startup(dist_cfg, environ)`; call once at start-up, before any other JAX use.
 
     Safe to call again in the same process (the second call changes nothing).
     """
-    p = plan(dist_cfg, environ)
+    p = startup(dist_cfg, environ)
     if jax.distributed.is_initialized():
         return p
     if p.cpu_devices and jax.config.jax_num_cpu_devices != p.cpu_devices:

@@ -4,7 +4,7 @@ Saved beside the state: a JSON item, `meta` (the phase position, the tokenizer h
 resolved config and `languages`, the run's language codes in id order: the run facts that
 evaluation and export read through interop/run_folder.py), and the data position, one file
 per process through grain's orbax handler (`data/process_<i>-of-<n>.json`): the step in the
-phase, and the grain iterator state of streamed streams (data/streaming.py), whose batches
+phase, and the grain iterator state of iterator streams (data/incremental.py), whose batches
 are not a function of the step alone.
 Saves are asynchronous; orbax writes into a temporary folder and renames it
 when complete, so a crash mid-save never leaves a checkpoint restore would pick.
@@ -207,7 +207,7 @@ class Checkpointer:
     def data_position(self, step: int) -> dict | None:
         """This process's data position saved with checkpoint `step`; None when it has none
         for this process: saved before checkpoints held one, or by another number of
-        processes (the in-memory reader needs only the step; the streaming reader refuses)."""
+        processes (the in-memory reader needs only the step; the incremental reader refuses)."""
         path = self.directory / str(step) / "data" / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
         return json.loads(path.read_text()) if path.is_file() else None
 

@@ -17,6 +17,7 @@ import jax
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.data import inputs as inputs_lib
+from xlmeta_jax.methods.trelm import transfer
 from xlmeta_jax.objectives import registry
 from xlmeta_jax.parallel import mesh, sharding
 from xlmeta_jax.parallel.hosts import first_process
@@ -40,7 +41,7 @@ def train(config, workdir: str | Path) -> dict:
             if first_process():
                 start.ensure_writable(workdir)
                 held.enter_context(lock.training(workdir))
-            source = start.transfer_source(config)
+            source = transfer.load_source(config)  # TreLM's trained encoder, or None
             inputs = inputs_lib.prepare(config, workdir, texts, source and source.tok)
             prog = program.build(config, inputs.tok.vocab_size)
             ends = config_lib.phase_ends(config)

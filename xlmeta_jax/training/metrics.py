@@ -77,7 +77,7 @@ class Window:
             self.tick = time.perf_counter()
         else:
             self.tokens += sum(int((b["segment_ids"] > 0).sum()) for b in batch.values())
-        self.seen.update(self.languages[i] for b in batch.values() for i in b["lang"])
+        self.seen.update(self.languages[i] for b in batch.values() for i in b["row_lang"])
 
     def fetch(self, keep: Callable[[list[tuple[int, dict]]], list[dict]]) -> None:
         """Moves the pending metrics to the host through `keep` (the non-finite policy)."""

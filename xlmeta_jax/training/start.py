@@ -1,11 +1,10 @@
 """Where a run's state comes from, and the files a run writes beside its checkpoints: the
 newest readable checkpoint, else a fresh state (optionally from a Hugging Face model,
-config.init.from_hf, or transferred from a trained encoder, config.transfer.source);
-WORKDIR/config.json at the start and WORKDIR/final.json at the end."""
+config.init.from_hf, or transferred from a trained encoder, config.transfer.source:
+methods/trelm/transfer.py); WORKDIR/config.json at the start and WORKDIR/final.json at the end."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -13,13 +12,11 @@ import jax
 
 from xlmeta_jax import config as config_lib
 from xlmeta_jax.eval.encode import Loaded
-from xlmeta_jax.eval.encode import load as load_model
 from xlmeta_jax.interop import hf
+from xlmeta_jax.methods.trelm import transfer
 from xlmeta_jax.parallel.hosts import first_process, host_params
-from xlmeta_jax.training import program, transfer
+from xlmeta_jax.training import program
 from xlmeta_jax.training.checkpoint import Checkpointer, tree_sha256
-
-log = logging.getLogger(__name__)
 
 
 def ensure_writable(workdir: Path) -> None:
@@ -31,23 +28,6 @@ def ensure_writable(workdir: Path) -> None:
     except OSError as e:
         raise config_lib.ConfigError(f"--workdir {workdir}: not writable ({e.strerror}); "
                                      f"choose a folder you can write to") from None
-
-
-def transfer_source(config) -> Loaded | None:
-    """TreLM's trained encoder (config.transfer.source), or None; fixes model.source_vocab to
-    the size of its vocabulary, which the source side of the parallel stream uses."""
-    t = config.transfer
-    if not t.source:
-        return None
-    if not Path(t.source).exists():
-        raise config_lib.ConfigError(f"config.transfer.source: {t.source} does not exist; give a training run folder "
-                                     f"or an exported Hugging Face folder (train one with configs/trelm.py:source)")
-    source = load_model(t.source)
-    if config.model.source_vocab not in (0, source.tok.vocab_size):
-        raise config_lib.ConfigError(f"config.model.source_vocab: {config.model.source_vocab}, but the source "
-                                     f"{t.source} has {source.tok.vocab_size}; leave it at 0 (set from the source)")
-    config.model.source_vocab = source.tok.vocab_size
-    return source
 
 
 def initial_state(ckpt: Checkpointer, prog: program.Program, config, inputs, texts, source: Loaded | None,
@@ -63,25 +43,9 @@ def initial_state(ckpt: Checkpointer, prog: program.Program, config, inputs, tex
         params, _ = hf.params_for_run(config.init.from_hf, prog.model.cfg)
         state = state.replace(params=jax.device_put(params, prog.state_sh.params))
     if source:
-        params = transferred(config, source, inputs, texts, host_params(state.params), prog.model, workdir)
+        params = transfer.transferred(config, source, inputs, texts, host_params(state.params), prog.model, workdir)
         state = state.replace(params=jax.device_put(params, prog.state_sh.params))
     return state, 0, None
-
-
-def transferred(config, source: Loaded, inputs, texts, params, model, workdir: Path) -> dict:
-    """TreLM's start: the source encoder's weights moved under the new language's vocabulary
-    (training/transfer.py); what was done goes to WORKDIR/transfer.json."""
-    params, info = transfer.start(
-        config.transfer, source.params, source.tok, inputs.tok, params, model.tri_position,
-        target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
-        + [x for lang in texts.pairs for _, x in texts.pairs[lang]],
-        source_lines=[en for lang in texts.pairs for en, _ in texts.pairs[lang]],
-        dictionary=transfer.seed_dictionary(config.transfer, texts.pairs),
-        seed=config.seed)
-    log.info("transfer from %s: %s", source.source, json.dumps(info))
-    if first_process():
-        (workdir / "transfer.json").write_text(json.dumps({"source": source.source, **info}, indent=2))
-    return params
 
 
 def restore(ckpt: Checkpointer, prog: program.Program, config, tokenizer_sha: str, workdir: Path):

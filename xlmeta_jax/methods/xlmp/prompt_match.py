@@ -1,5 +1,5 @@
 """XLM-P's key-query matching: 1 - cos(query, key) over the prompt keys each row retrieves
-(model/prompts.py), which pulls the keys toward the queries that chose them."""
+(prompts.py), which pulls the keys toward the queries that chose them."""
 from __future__ import annotations
 
 import jax

@@ -1,4 +1,4 @@
-"""The streaming reader (config.data.reader='stream'): every document of a host's share is
+"""The incremental reader (config.data.reader='incremental'): every document of a host's share is
 packed once per epoch, hosts read disjoint halves that together are everything, languages
 mix in the configured shares, and the data position round-trips through a checkpoint."""
 from collections import Counter
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xlmeta_jax.config import ConfigError
-from xlmeta_jax.data import sources, streaming
+from xlmeta_jax.data import incremental, sources
 from xlmeta_jax.data.pipeline import POSITION_OFFSET, Masking, PhaseData
 from xlmeta_jax.data.tokenizer import BOS, EOS, PAD
 
@@ -34,7 +34,7 @@ def documents(lang: str, n: int) -> list[str]:
 
 def chunks(docs: list[str]) -> Counter:
     """What one epoch must hold: each document's `<s> piece </s>` chunks."""
-    chunker = streaming.Chunker(TOK, SEQ)
+    chunker = incremental.Chunker(TOK, SEQ)
     return Counter(tuple(c["tokens"]) for d in docs for c in chunker.flat_map(d))
 
 
@@ -51,12 +51,12 @@ def segments(rows: dict) -> list[tuple]:
     return out
 
 
-def stream(docs: dict[str, list[str]], alpha: float = 1.0) -> streaming.StreamedMono:
-    return streaming.StreamedMono.build(docs, alpha, MASKING, {l: i for i, l in enumerate(docs)},
-                                        streaming.Chunker(TOK, SEQ))
+def stream(docs: dict[str, list[str]], alpha: float = 1.0) -> incremental.IncrementalMono:
+    return incremental.IncrementalMono.build(docs, alpha, MASKING, {l: i for i, l in enumerate(docs)},
+                                             incremental.Chunker(TOK, SEQ))
 
 
-def first_epoch(s: streaming.StreamedMono, seed: tuple, want: Counter, batch_size: int = 4) -> Counter:
+def first_epoch(s: incremental.IncrementalMono, seed: tuple, want: Counter, batch_size: int = 4) -> Counter:
     """The first sum(want) segments the stream yields."""
     got, it = [], iter(s.rows(seed, batch_size))
     while len(got) < sum(want.values()):
@@ -91,7 +91,7 @@ def test_languages_mix_in_the_shares_of_their_estimated_tokens():
     p_en = tokens["en"] ** 0.5 / (tokens["en"] ** 0.5 + tokens["sw"] ** 0.5)
     assert s.probs["en"] == pytest.approx(p_en, rel=0.05)  # estimated from 64 of the 90 documents
     it = iter(s.rows((0, 0, 0, 0), 10))
-    langs = np.concatenate([next(it)["lang"] for _ in range(20)])
+    langs = np.concatenate([next(it)["row_lang"] for _ in range(20)])
     assert abs(np.mean(langs == 0) - s.probs["en"]) < 0.02
 
 
@@ -116,5 +116,5 @@ def test_data_position_round_trips(workers):
 
 def test_a_language_without_usable_documents_is_refused_not_searched_forever():
     with pytest.raises(sources.DataError, match=r"sw: none of 3 documents .* config.data.min_chars=100"):
-        streaming.StreamedMono.build({"sw": ["short", "also short", "tiny"]}, 1.0, MASKING, {"sw": 0},
-                                     streaming.Chunker(TOK, SEQ, min_chars=100))
+        incremental.IncrementalMono.build({"sw": ["short", "also short", "tiny"]}, 1.0, MASKING, {"sw": 0},
+                                          incremental.Chunker(TOK, SEQ, min_chars=100))

@@ -10,8 +10,7 @@ from xlmeta_jax.data import pipeline
 from xlmeta_jax.eval import alignment
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import Encoder, ModelConfig, init_params
-from xlmeta_jax.objectives import adversarial
-from xlmeta_jax.training import transfer
+from xlmeta_jax.methods.trelm import alignment_game, transfer
 
 CFG = dict(hidden=16, layers=4, heads=2, mlp=32, dropout=0.0, attention_dropout=0.0)
 
@@ -149,7 +148,7 @@ def test_adversarial_alignment_recovers_a_random_rotation():
     the map, P@1 >= 0.9 on every point. The criterion must also separate the starts that
     succeeded from those that did not, or the restarts would be useless."""
     src, tgt = toy_embeddings(0)
-    game = adversarial.GameConfig(steps=1000, hidden=128)
+    game = alignment_game.GameConfig(steps=1000, hidden=128)
     found = transfer.align_unsupervised(src, tgt, restarts=8, game=game, iterations=5, seed=0)
     mapped = transfer.unit(tgt) @ found.w
     assert alignment.top_k_accuracy(alignment.cosine(mapped, transfer.unit(src))) >= 0.9

@@ -5,7 +5,8 @@ are positives; the other translations in the batch are negatives (symmetric
 InfoNCE). Token level: inside one bilingual instance (the unmasked pair row),
 an English word and its dictionary translation are positives; every other real
 token of that instance is a negative. Choices: docs/methods.md. The objectives are
-seq_contrast.py and tok_contrast.py; this module holds what they share.
+seq_contrast.py and tok_contrast.py; this module holds what they share (the sentence
+vector itself, `pool`, is model/pooling.py's: evaluation reads it too).
 """
 from __future__ import annotations
 
@@ -31,27 +32,6 @@ def info_nce(a: jax.Array, b: jax.Array, temperature: float) -> dict[str, jax.Ar
     return {"loss": (loss_ab + loss_ba) / 2, "acc": acc}
 
 
-def pool(hidden: jax.Array, segment_ids: jax.Array, how: str) -> jax.Array:
-    """[B, T, E] rows `<s> pieces </s> <pad>...` -> float32 [B, E]: the `<s>` state ('first'), or
-    ('mean') the mean over the pieces, `<s>` and `</s>` left out (a sentence without pieces
-    gives 0). The one sentence vector of the package: the sequence-level contrast trains the
-    vector that evaluation (eval/encode.py) reads.
-
-    Why without `<s>` and `</s>`: they are the same two tokens in every sentence of every
-    language, so in the short sentences of retrieval sets (Tatoeba: about ten pieces) they
-    are a fifth of the mean and pull all vectors towards one point. XTREME's retrieval script
-    averages over the attention mask (specials included) by default and offers this as
-    --pool_skip_special_token; every evaluation this package has reported (docs/studies)
-    pooled this way. The specials are found by place, first and last of the row's real
-    tokens, which is where every single-sentence row has them (data/pipeline.py side_row)."""
-    if how == "first":
-        return hidden[:, 0].astype(jnp.float32)
-    real = segment_ids > 0
-    slot = jnp.arange(hidden.shape[1])[None, :]
-    keep = (real & (slot > 0) & (slot < real.sum(1, keepdims=True) - 1))[..., None].astype(jnp.float32)
-    return (hidden.astype(jnp.float32) * keep).sum(1) / jnp.maximum(keep.sum(1), 1.0)
-
-
 def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: jax.Array,
                    temperature: float) -> dict[str, jax.Array]:
     """InfoNCE over the tokens of each instance: for an aligned pair (i, j), anchor i's
@@ -75,7 +55,7 @@ def token_info_nce(h: jax.Array, valid: jax.Array, align: jax.Array, align_w: ja
 def encode_side(params, model, s: dict, side: str, layer: int, rng) -> jax.Array:
     """Hidden states at `layer` of one side ('src' or 'tgt') of the parallel batch, encoded alone."""
     return model.apply({"params": params}, s[f"{side}_tokens"], s[f"{side}_positions"], s[f"{side}_segment_ids"],
-                       deterministic=False, langs=s[f"{side}_langs"], layer=layer, method=model.encode,
+                       deterministic=False, token_langs=s[f"{side}_token_langs"], layer=layer, method=model.encode,
                        rngs={"dropout": rng})
 
 

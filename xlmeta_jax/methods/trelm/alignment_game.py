@@ -1,4 +1,6 @@
-"""Adversarial alignment of two embedding sets (MUSE, Conneau et al. 2018; TreLM's step 0).
+"""The embedding-alignment game: adversarial alignment of two embedding sets (MUSE, Conneau
+et al. 2018), which TreLM's start-up (transfer.py) plays to place a new word table. Not a
+training objective: it runs once, before step 0, on static vectors.
 
 A linear map W sends target vectors into the source space; a discriminator learns to
 tell mapped target vectors from source vectors, and W learns to fool it. After each
@@ -8,7 +10,7 @@ game's cheapest way to fool a discriminator otherwise.
 
 The game lands in a wrong basin for many starts, so `adversarial_maps` plays several
 games at once (one per starting map, vmapped) and the caller keeps the best by an
-unsupervised criterion after refinement (training/transfer.py).
+unsupervised criterion after refinement (transfer.py).
 """
 from __future__ import annotations
 

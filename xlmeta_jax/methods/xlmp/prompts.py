@@ -7,6 +7,9 @@ cosine similarity, the top-k prompts' values are prepended to the input, and a
 matching loss 1 - cos(query, key) over the selected keys pulls them toward the
 queries that chose them, so keys drift to clusters of similar (often
 same-language) instances.
+
+The pool is a piece of the model (flax only, the model's floor): model/encoder.py builds it
+when `model.prompt_pool` > 0. Its loss is the objective prompt_match.py.
 """
 from __future__ import annotations
 

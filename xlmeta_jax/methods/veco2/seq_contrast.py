@@ -1,17 +1,18 @@
 """VECO 2.0's sequence-level contrast: a sentence and its translation, encoded separately
 and pooled, are positives; the other translations of the batch are negatives (symmetric
-InfoNCE; contrastive.py)."""
+InfoNCE; contrastive.py), over the sentence vectors that evaluation reads (model/pooling.py)."""
 from __future__ import annotations
 
 import jax
 
 from xlmeta_jax.config import fail
-from xlmeta_jax.objectives.contrastive import check_options, encode_side, info_nce, pool
+from xlmeta_jax.methods.veco2.contrastive import check_options, encode_side, info_nce
+from xlmeta_jax.model.pooling import pool
 from xlmeta_jax.objectives.registry import PAIRS_IN_RUN_VOCABULARY, Objective
 
 NAME = "seq_contrast"
 POOLINGS = ("mean", "first")
-SIDE_FIELDS = ("tokens", "positions", "segment_ids", "langs")
+SIDE_FIELDS = ("tokens", "positions", "segment_ids", "token_langs")
 
 
 def seq_contrast(params, batch: dict, rng: jax.Array, *, model, cfg):

@@ -68,8 +68,8 @@ def test_adapt_phase_trains_the_blocks_but_not_the_source_table(runs):
 def test_both_objectives_log_finite_losses_and_the_alignment_is_reported(runs):
     records = [json.loads(l) for l in (runs / "transfer" / "metrics.jsonl").read_text().splitlines()]
     first = [r for r in records if r.get("phase") == "transfer" and "loss" in r]
-    assert first and all(math.isfinite(r["xlm/loss"]) and math.isfinite(r["mlm/loss"]) for r in first)
-    assert all(r["xlm/predictions"] > 0 for r in first)
+    assert first and all(math.isfinite(r["trelm_lm/loss"]) and math.isfinite(r["mlm/loss"]) for r in first)
+    assert all(r["trelm_lm/predictions"] > 0 for r in first)
     info = json.loads((runs / "transfer" / "transfer.json").read_text())
     assert info["init"] == "adversarial" and len(info["restart_criteria"]) == 2
     assert info["criterion"] == max(info["restart_criteria"])

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from xlmeta_jax.model.prompts import PromptPool
+from xlmeta_jax.methods.xlmp.prompts import PromptPool
 
 M, L, K, E = 5, 2, 2, 6
 

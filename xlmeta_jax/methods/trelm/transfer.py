@@ -1,4 +1,9 @@
-"""TreLM's start: a trained encoder, given a new language's vocabulary (Li et al.).
+"""TreLM's start-up: a trained encoder, given a new language's vocabulary (Li et al.).
+
+The train loop calls two functions of this module: `load_source` (the trained encoder of
+config.transfer.source, read as evaluation reads a model) before the run's inputs are
+prepared, and `transferred` (the step-0 parameters, when no checkpoint exists yet; from
+training/start.py). Everything between is pure numpy on the two models' tables.
 
 `initial_params` turns the source model's parameters into the transferred model's:
 every shared block and the MLM head are copied, the source word table is kept (frozen by
@@ -9,7 +14,7 @@ language's word table is initialised in the source model's embedding space:
 1. static vectors for the target pieces: PPMI of co-occurrence counts in the target
    text, reduced to `hidden` dimensions by SVD (no extra training run);
 2. a map W from these vectors into the source word-embedding space, by
-   `config.transfer.init`: 'adversarial' (MUSE: the game of objectives/adversarial.py from
+   `config.transfer.init`: 'adversarial' (MUSE: the game of alignment_game.py from
    several starts, each refined by Procrustes on mutual nearest neighbours, the best kept
    by an unsupervised criterion), 'dictionary' (Procrustes on the single-piece pairs of a
    bilingual dictionary, `seed_dictionary`: config.transfer.dictionary or the single-word
@@ -21,6 +26,8 @@ language's word table is initialised in the source model's embedding space:
 """
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +39,12 @@ from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import align
 from xlmeta_jax.data import tokenizer as tokenizer_lib
 from xlmeta_jax.eval import alignment
-from xlmeta_jax.objectives import adversarial
+from xlmeta_jax.eval.encode import Loaded
+from xlmeta_jax.eval.encode import load as load_model
+from xlmeta_jax.methods.trelm import alignment_game
+from xlmeta_jax.parallel.hosts import first_process
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,12 +133,12 @@ def unit(x: np.ndarray) -> np.ndarray:
     return alignment.normalize(alignment.center(x))
 
 
-def align_unsupervised(src: np.ndarray, tgt: np.ndarray, *, restarts: int, game: adversarial.GameConfig,
+def align_unsupervised(src: np.ndarray, tgt: np.ndarray, *, restarts: int, game: alignment_game.GameConfig,
                        iterations: int, seed: int) -> Alignment:
     """The adversarial maps from `restarts` starts, each refined; the best by `criterion`."""
     src, tgt = unit(src), unit(tgt)
     maps = [refine(src, tgt, w, iterations)
-            for w in adversarial.adversarial_maps(src, tgt, restarts=restarts, seed=seed, cfg=game)]
+            for w in alignment_game.adversarial_maps(src, tgt, restarts=restarts, seed=seed, cfg=game)]
     scores = [criterion(src, tgt, w) for w in maps]
     best = int(np.argmax(scores))
     return Alignment(maps[best], scores[best], tuple(scores), 0)
@@ -203,7 +215,7 @@ def new_word_table(source_table: np.ndarray, fresh_table: np.ndarray, target_row
     src_vecs, tgt_vecs = source_table[src_ids].astype(np.float64), vectors[tgt_ids]
     if cfg.init == "adversarial":
         found = align_unsupervised(src_vecs, tgt_vecs, restarts=cfg.restarts,
-                                   game=adversarial.GameConfig(steps=cfg.adversarial_steps),
+                                   game=alignment_game.GameConfig(steps=cfg.adversarial_steps),
                                    iterations=cfg.refine_iterations, seed=seed)
     else:
         t_row, s_row = {t: i for i, t in enumerate(tgt_ids)}, {s: i for i, s in enumerate(src_ids)}
@@ -269,3 +281,36 @@ def start(cfg, source_params: dict, source_tok, target_tok, fresh: dict, tri_pos
         info.update(criterion=found.criterion, restart_criteria=list(found.restart_criteria),
                     seed_pairs=found.seed_pairs)
     return initial_params(source_params, fresh, table, tri_position), info
+
+
+def load_source(config) -> Loaded | None:
+    """TreLM's trained encoder (config.transfer.source), or None; fixes model.source_vocab to
+    the size of its vocabulary, which the source side of the parallel stream uses."""
+    t = config.transfer
+    if not t.source:
+        return None
+    if not Path(t.source).exists():
+        raise ConfigError(f"config.transfer.source: {t.source} does not exist; give a training run folder "
+                          f"or an exported Hugging Face folder (train one with configs/trelm.py:source)")
+    source = load_model(t.source)
+    if config.model.source_vocab not in (0, source.tok.vocab_size):
+        raise ConfigError(f"config.model.source_vocab: {config.model.source_vocab}, but the source "
+                          f"{t.source} has {source.tok.vocab_size}; leave it at 0 (set from the source)")
+    config.model.source_vocab = source.tok.vocab_size
+    return source
+
+
+def transferred(config, source: Loaded, inputs, texts, params, model, workdir: Path) -> dict:
+    """TreLM's start: the source encoder's weights moved under the new language's vocabulary
+    (`start`); what was done goes to WORKDIR/transfer.json."""
+    params, info = start(
+        config.transfer, source.params, source.tok, inputs.tok, params, model.tri_position,
+        target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
+        + [x for lang in texts.pairs for _, x in texts.pairs[lang]],
+        source_lines=[en for lang in texts.pairs for en, _ in texts.pairs[lang]],
+        dictionary=seed_dictionary(config.transfer, texts.pairs),
+        seed=config.seed)
+    log.info("transfer from %s: %s", source.source, json.dumps(info))
+    if first_process():
+        (workdir / "transfer.json").write_text(json.dumps({"source": source.source, **info}, indent=2))
+    return params

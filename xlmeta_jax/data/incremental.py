@@ -1,5 +1,5 @@
-"""Monolingual rows streamed from documents, for corpora too large to tokenize up front
-(config.data.reader = 'stream').
+"""The incremental reader (config.data.reader = 'incremental'): monolingual rows made from
+documents as training needs them, for corpora too large to tokenize up front.
 
 The in-memory reader (pipeline.MonoStream) tokenizes and packs every document of a
 language before step 0, on every host. This one never holds a tokenized corpus: each host
@@ -29,8 +29,8 @@ import numpy as np
 from xlmeta_jax.data import mixture
 from xlmeta_jax.data.sources import DataError
 from xlmeta_jax.data.decontaminate import normalize
-from xlmeta_jax.data.pipeline import (MONO_FIELDS, POSITION_OFFSET, Masking, Packed, Streamed, built_fields, chunks,
-                                      language_per_token)
+from xlmeta_jax.data.pipeline import (MONO_FIELDS, POSITION_OFFSET, IteratorStream, Masking, Packed, built_fields,
+                                      chunks, language_per_token)
 from xlmeta_jax.data.tokenizer import PAD, Tokenizer
 
 
@@ -55,7 +55,7 @@ def estimated_tokens(docs: Sequence[str], chunker: Chunker, lang: str, sample: i
     evenly spaced ones: the size that sets a language's share without tokenizing it."""
     idx = np.unique(np.linspace(0, len(docs) - 1, min(sample, len(docs))).astype(int))
     tokens = [sum(len(c["tokens"]) for c in chunker.flat_map(docs[int(i)])) for i in idx]
-    if not any(tokens):  # the stream would search its documents forever
+    if not any(tokens):  # the reader would search its documents forever
         raise DataError(f"{lang}: none of {len(idx)} documents sampled across the language's text has "
                         f"config.data.min_chars={chunker.min_chars} characters outside config.data.exclude; "
                         f"lower min_chars, fix the exclusion files, or remove the language")
@@ -63,8 +63,9 @@ def estimated_tokens(docs: Sequence[str], chunker: Chunker, lang: str, sample: i
 
 
 @dataclass(frozen=True)
-class StreamedMono(Streamed):
-    """Masked monolingual rows streamed from each language's documents (this host's share)."""
+class IncrementalMono(IteratorStream):
+    """The mono stream of the incremental reader: masked rows made from each language's
+    documents (this host's share) as they are needed."""
     docs: dict[str, Sequence[str]]  # language -> random-access documents, in sampling order
     probs: dict[str, float]
     masking: Masking
@@ -77,7 +78,7 @@ class StreamedMono(Streamed):
 
     @classmethod
     def build(cls, docs: dict[str, Sequence[str]], alpha: float, masking: Masking, ids: dict[str, int],
-              chunker: Chunker, fields: frozenset[str] = MONO_FIELDS) -> "StreamedMono":
+              chunker: Chunker, fields: frozenset[str] = MONO_FIELDS) -> "IncrementalMono":
         sizes = {lang: estimated_tokens(d, chunker, lang) for lang, d in docs.items()}
         return cls(docs, mixture.sampling_probs(sizes, alpha), masking, ids, chunker, fields)
 
@@ -93,7 +94,7 @@ class StreamedMono(Streamed):
         return rows.map(functools.partial(_row, lang_id=self.ids[lang]))
 
     def rows(self, seed: tuple[int, ...], batch_size: int) -> grain.IterDataset:
-        """This host's rows of each step, unmasked ([batch_size, seq_len] arrays + 'lang')."""
+        """This host's rows of each step, unmasked ([batch_size, seq_len] arrays + 'row_lang')."""
         langs = list(self.docs)
         mixed = grain.IterDataset.mix([self.language_rows(l, seed + (i,)) for i, l in enumerate(langs)],
                                       [self.probs[l] for l in langs])
@@ -102,7 +103,7 @@ class StreamedMono(Streamed):
     def masked(self, rows: dict[str, np.ndarray], key: tuple[int, ...]) -> dict[str, np.ndarray]:
         out = self.masking.view(np.random.default_rng(key),
                                 Packed(rows["tokens"], rows["positions"], rows["segment_ids"]), self.fields)
-        out["lang"] = rows["lang"]
+        out["row_lang"] = rows["row_lang"]
         return out | language_per_token(out, self.fields)
 
 
@@ -115,4 +116,4 @@ def _row(packed: dict[str, np.ndarray], lang_id: int) -> dict[str, np.ndarray]:
     segments = packed["tokens_segment_ids"].astype(np.int32)
     positions = np.where(segments > 0, packed["tokens_positions"] + POSITION_OFFSET, PAD).astype(np.int32)
     return {"tokens": packed["tokens"].astype(np.int32), "positions": positions, "segment_ids": segments,
-            "lang": np.int32(lang_id)}
+            "row_lang": np.int32(lang_id)}
