@@ -155,7 +155,7 @@ def base_config() -> config_dict.ConfigDict:
         restarts=8, adversarial_steps=2000, refine_iterations=5,
     )
     c.init = dict(from_hf="")  # a Hugging Face XLM-R folder to start from (its tokenizer included)
-    # Hugging Face exports during training, to export.dir (default WORKDIR/hf/step_N).
+    # Hugging Face exports during training, to export_hf.dir/step_N (default WORKDIR/hf/step_N).
     c.export_hf = dict(every=0, phase_end=False, dir="", drop_extra=False)
     c.log_every = 10
     c.nonfinite = "stop"  # a NaN/Inf loss or gradient: 'stop' the run, or 'skip' the batch
@@ -235,14 +235,6 @@ def phase_starts(config: config_dict.ConfigDict) -> list[int]:
 def phase_ends(config: config_dict.ConfigDict) -> list[int]:
     """Global step at which each phase ends (its last step)."""
     return [s + int(p.steps) for s, p in zip(phase_starts(config), config.phases)]
-
-
-def locate(config: config_dict.ConfigDict, global_step: int) -> tuple[int, int]:
-    """(phase index, step within phase) of a global step; past the end -> (n_phases, 0)."""
-    for i, start in enumerate(phase_starts(config)):
-        if global_step < start + int(config.phases[i].steps):
-            return i, global_step - start
-    return len(config.phases), 0
 
 
 def to_plain(value: Any) -> Any:
