@@ -18,7 +18,7 @@ import zstandard
 from tests.conftest import ROOT, smoke_config
 from tests.data.test_incremental import MASKING, SEQ, TOK
 from xlmeta_jax import config as config_lib
-from xlmeta_jax.data import formats, incremental, inputs, recipe, sources
+from xlmeta_jax.data import incremental, inputs, recipe, sources
 from xlmeta_jax.data.pipeline import PhaseData
 from xlmeta_jax.objectives import registry
 

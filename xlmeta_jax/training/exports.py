@@ -23,7 +23,8 @@ class PeriodicExport:
             hf.to_hf_state_dict(host_params(params), self.model_cfg, drop_extra=self.cfg.drop_extra)
 
     def due(self, step: int, at_phase_end: bool = False) -> bool:
-        return bool(self.cfg.every) and step % self.cfg.every == 0 or bool(self.cfg.phase_end and at_phase_end)
+        every_n = bool(self.cfg.every) and step % self.cfg.every == 0
+        return every_n or bool(self.cfg.phase_end and at_phase_end)
 
     def __call__(self, step: int, at_phase_end: bool, params) -> None:
         if not self.due(step, at_phase_end):

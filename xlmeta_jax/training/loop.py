@@ -58,7 +58,7 @@ def train(config, workdir: str | Path) -> dict:
         held.callback(writer.close)
         writer.message(headline(config, inputs, prog, state, step))
         if step == 0 and validation.curve:
-            writer.write(0, config.phases[0].name, validation.floor(state.params))
+            writer.write(0, config.phases[0].name, validation.retrieval(state.params))
         summary = {}
         for index, phase in enumerate(config.phases):
             if step >= ends[index]:

@@ -24,12 +24,12 @@ class Validation:
         self.curve = retrieval.training_curve(curve_config(config.eval.retrieval, inputs.corpus_dir),
                                               Loaded(model, {}, inputs.tok, inputs.ids, "", None))
 
-    def floor(self, params) -> dict[str, float]:
-        """The retrieval curve before training: the same model at step 0, measured the same way."""
+    def retrieval(self, params) -> dict[str, float]:
+        """The retrieval curve's point (at step 0: the floor, the same model measured the same way)."""
         return self.curve(host_params(params)) if self.curve else {}
 
     def __call__(self, params) -> dict[str, float]:
-        return {**self.held_out_mlm(params), **self.floor(params)}
+        return {**self.held_out_mlm(params), **self.retrieval(params)}
 
     def held_out_mlm(self, params) -> dict[str, float]:
         """eval/<lang>/loss and /acc on the validation text (sharded like training), and means."""
