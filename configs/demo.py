@@ -21,6 +21,9 @@ def get_config(arg: str = "demo"):
     apply_preset(c, preset)
     c.data.seq_len = s["seq"]
     c.tokenizer.vocab_size = s["vocab"]
+    # 10M characters hold the demo corpus's whole 200k-line sample (9.1M) and keep SentencePiece
+    # to ~25 s on the Bible corpus, whose chapter documents would otherwise fill the 50M default
+    c.tokenizer.sample_chars = 10_000_000
     c.model.update(hidden=s["hidden"], layers=s["layers"], heads=s["heads"], mlp=s["mlp"])
     c.phases = [
         phase("meta", s["meta"], s["batch"], dict(mono=dict(languages=["en"], alpha=1.0)), dict(mlm=1.0)),

@@ -89,7 +89,10 @@ def base_config() -> config_dict.ConfigDict:
     c.tokenizer = dict(
         vocab_size=8000,  # sentencepiece pieces; the model adds <pad> and <mask>
         alpha=0.3,  # language-balanced training sample, p_i ∝ n_i^alpha
-        sample_lines=200_000,
+        sample_lines=200_000,  # lines in the sample (drawn again when a language has fewer)
+        # and at most this many characters (fewer lines then): with long documents, 200k Bible
+        # chapters would be ~800 MB for SentencePiece to hold
+        sample_chars=50_000_000,
         character_coverage=0.9995,
     )
     # random_across_languages: with per-language word tables (model.separate_embeddings), a random

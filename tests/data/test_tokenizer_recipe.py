@@ -25,31 +25,51 @@ def test_sampled_lines_draw_each_languages_quota_from_its_own_file(tmp_path):
         path.write_bytes("".join(f"{lang} line {i}\n" for i in range(n)).encode() + b"\xff\xfe invalid UTF-8\n")
         texts[lang] = recipe.TextFile(path)
     counts = {lang: t.count()[0] for lang, t in texts.items()}
-    sample = list(recipe.sampled_lines(texts, counts, alpha=0.5, total=100, seed=0))
     quota = mixture.quotas(counts, 0.5, 100)
+    sample = list(recipe.sampled_lines(texts, counts, quota, seed=0))
     for lang in texts:
         drawn = [s for s in sample if s.startswith(f"{lang} line")]
         assert len(drawn) == quota[lang]
     de = [s for s in sample if s.startswith("de")]
     assert len(set(de)) == len(de) or quota["de"] > counts["de"]  # without replacement while it can
-    assert sample == list(recipe.sampled_lines(texts, counts, alpha=0.5, total=100, seed=0))  # seeded
+    assert sample == list(recipe.sampled_lines(texts, counts, quota, seed=0))  # seeded
 
 
 def test_excluded_lines_are_not_counted_or_sampled(tmp_path):
     path = tmp_path / "en.txt"
     path.write_text("Keep one.\nEVAL line\nKeep two.\n", encoding="utf-8")
     text = recipe.TextFile(path, excluded=frozenset({"eval line"}))
-    assert text.count() == (2, 1)
+    assert text.count() == (2, 1, 9.0)  # 9.0: the mean length of the kept lines
     assert list(text.lines()) == ["Keep one.", "Keep two."]
 
 
 def test_records_are_drawn_by_index_and_unusable_ones_skipped():
     docs = [f"doc {i}" for i in range(50)] + ["EVAL line", "x"]
     records = recipe.Records(docs, "tfds:test/en", min_chars=2, excluded=frozenset({"eval line"}))
-    assert records.count() == (52, 0)
+    assert records.count() == (52, 0, sum(map(len, docs)) / 52)
     assert list(records.drawn(np.array([0, 3, 3, 50, 51]), lambda lang, n: None, "en")) == ["doc 0", "doc 3", "doc 3"]
-    sample = list(recipe.sampled_lines({"en": records}, {"en": 52}, alpha=1.0, total=20, seed=0))
+    sample = list(recipe.sampled_lines({"en": records}, {"en": 52}, {"en": 20}, seed=0))
     assert 0 < len(sample) <= 20 and set(sample) <= set(docs[:50])
+
+
+def test_a_sample_of_long_documents_is_cut_to_the_character_budget():
+    sizes, mean_chars = {"en": 1000, "ko": 100}, {"en": 3500.0, "ko": 2000.0}
+    lines = tokenizer.sample_quotas(sizes, mean_chars, 0.3, 200_000, None)
+    assert lines == mixture.quotas(sizes, 0.3, 200_000)  # no budget: the lines alone
+    budget = 10_000_000
+    cut = tokenizer.sample_quotas(sizes, mean_chars, 0.3, 200_000, budget)
+    chars = sum(k * mean_chars[l] for l, k in cut.items())
+    assert 0.99 * budget <= chars <= budget * 1.001  # about the budget, not ~6e8 characters
+    w = {l: n ** 0.3 for l, n in sizes.items()}
+    assert abs(cut["ko"] / sum(cut.values()) - w["ko"] / sum(w.values())) < 1e-3  # the same shares
+    assert tokenizer.sample_quotas(sizes, mean_chars, 0.3, 1000, budget) == mixture.quotas(sizes, 0.3, 1000)
+
+
+def test_balanced_sample_keeps_to_the_character_budget():
+    docs = {"en": ["word " * 200] * 50, "de": ["wort " * 100] * 50}  # 1,000- and 500-character documents
+    sample = tokenizer.balanced_sample(docs, 1.0, 1000, seed=0, max_chars=20_000)
+    assert 18_000 <= sum(map(len, sample)) <= 20_100
+    assert len(tokenizer.balanced_sample(docs, 1.0, 1000, seed=0)) == 1000  # no budget: all 1,000 lines
 
 
 class FakeTok:

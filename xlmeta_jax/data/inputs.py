@@ -189,7 +189,7 @@ def run_tokenizer(config, tok_dir: Path, texts: Texts) -> tokenizer.Tokenizer:
             for lang, pairs in texts.pairs.items():  # languages seen only in pairs still get pieces
                 sample.setdefault(lang, [x for _, x in pairs])
             tokenizer.train(sample, tok_dir, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
-                            character_coverage=t.character_coverage, seed=config.seed)
+                            sample_chars=t.sample_chars, character_coverage=t.character_coverage, seed=config.seed)
     sync("tokenizer")
     return tokenizer.load(tok_dir)
 

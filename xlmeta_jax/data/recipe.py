@@ -45,15 +45,16 @@ class TextFile:
     def where(self) -> str:
         return str(self.path[0] if isinstance(self.path, tuple) and len(self.path) == 1 else self.path)
 
-    def count(self) -> tuple[int, int]:
-        """(usable lines, lines dropped as excluded)."""
-        kept = dropped = 0
+    def count(self) -> tuple[int, int, float]:
+        """(usable lines, lines dropped as excluded, mean characters of a usable line)."""
+        kept = dropped = chars = 0
         for line in self._all():
             if self.excluded and normalize(line) in self.excluded:
                 dropped += 1
             else:
                 kept += 1
-        return kept, dropped
+                chars += len(line)
+        return kept, dropped, chars / max(kept, 1)
 
     def drawn(self, picks: np.ndarray, progress: Callable[[str, int], None], lang: str) -> Iterator[str]:
         """The usable lines at the sorted indices `picks` (repeats repeat), in one pass."""
@@ -79,8 +80,11 @@ class Records:
     min_chars: int = 1
     excluded: frozenset = frozenset()
 
-    def count(self) -> tuple[int, int]:
-        return len(self.docs), 0
+    def count(self) -> tuple[int, int, float]:
+        """(records, 0, mean characters of the first 1,000): reading every record to measure
+        them would read the corpus."""
+        head = [d for d in itertools.islice(self.docs, 1000) if d]
+        return len(self.docs), 0, sum(map(len, head)) / max(len(head), 1)
 
     def lines(self) -> Iterator[str]:
         return (d for d in self.docs if len(d) >= self.min_chars and not (self.excluded and normalize(d) in self.excluded))
@@ -99,28 +103,29 @@ def draw(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=k, replace=k > n))
 
 
-def sampled_lines(texts: dict[str, TextFile | Records], counts: dict[str, int], alpha: float, total: int,
+def sampled_lines(texts: dict[str, TextFile | Records], counts: dict[str, int], quota: dict[str, int],
                   seed: int, progress: Callable[[str, int], None] = lambda lang, n: None) -> Iterator[str]:
-    """The sample's lines, language after language; `progress(lang, lines_read)` is called as
-    the text is read."""
+    """The sample's lines (`quota` of each language), language after language;
+    `progress(lang, lines_read)` is called as the text is read."""
     rng = np.random.default_rng(seed)
-    for lang, k in mixture.quotas(counts, alpha, total).items():
+    for lang, k in quota.items():
         yield from texts[lang].drawn(draw(counts[lang], k, rng), progress, lang)
         progress(lang, counts[lang])
 
 
 def train(texts: dict[str, TextFile | Records], directory: str | Path, *, vocab_size: int, alpha: float,
-          sample_lines: int, character_coverage: float, seed: int,
+          sample_lines: int, character_coverage: float, seed: int, sample_chars: int | None = None,
           progress: Callable[[str, int], None] = lambda lang, n: None) -> tuple[tokenizer.Tokenizer, dict]:
     """Counts, samples and trains; returns the tokenizer and per-language (lines, dropped, quota)."""
     counted = {lang: t.count() for lang, t in texts.items()}
-    empty = [lang for lang, (n, _) in counted.items() if n == 0]
+    empty = [lang for lang, (n, _, _) in counted.items() if n == 0]
     if empty:
         raise sources.DataError(f"languages {empty} have no usable line in {[texts[l].where for l in empty]}; "
                                 f"add text or remove them from the config")
-    counts = {lang: n for lang, (n, _) in counted.items()}
-    quota = mixture.quotas(counts, alpha, sample_lines)
-    tok = tokenizer.train_on(sampled_lines(texts, counts, alpha, sample_lines, seed, progress), directory,
+    counts = {lang: n for lang, (n, _, _) in counted.items()}
+    quota = tokenizer.sample_quotas(counts, {lang: c[2] for lang, c in counted.items()}, alpha, sample_lines,
+                                    sample_chars)
+    tok = tokenizer.train_on(sampled_lines(texts, counts, quota, seed, progress), directory,
                              vocab_size=vocab_size, character_coverage=character_coverage)
     return tok, {lang: {"lines": counts[lang], "excluded": counted[lang][1], "sample": quota[lang]} for lang in texts}
 
@@ -149,7 +154,8 @@ def for_config(config, out: str | Path, exclude: tuple[str, ...] = (), valid_lin
                              functools.partial(src.iter_documents, l, "train", min_chars=m)) for l in langs}
     t = config.tokenizer
     tok, facts = train(texts, out, vocab_size=t.vocab_size, alpha=t.alpha, sample_lines=t.sample_lines,
-                       character_coverage=t.character_coverage, seed=config.seed, progress=progress)
+                       sample_chars=t.sample_chars, character_coverage=t.character_coverage, seed=config.seed,
+                       progress=progress)
     rows = [f"{Path(out) / tokenizer.MODEL_FILE}: {tok.sp.get_piece_size()} pieces, alpha {t.alpha}, "
             f"character coverage {t.character_coverage}",
             "| language | lines | excluded | in sample | valid lines | fertility (pieces/word) | unknown rate |",

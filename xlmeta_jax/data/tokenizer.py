@@ -81,11 +81,28 @@ def load(directory: str | Path) -> Tokenizer:
     return Tokenizer(sp=sp, sha256=hashlib.sha256(blob).hexdigest())
 
 
-def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: int, seed: int) -> list[str]:
-    """A training sample where language i gets a share p_i ∝ n_i^alpha of `total` lines."""
+def sample_quotas(sizes: dict[str, int], mean_chars: dict[str, float], alpha: float, total: int,
+                  max_chars: int | None) -> dict[str, int]:
+    """Lines per language in a sample of about `total` lines with shares p_i ∝ n_i^alpha, made
+    smaller if needed so that it holds about `max_chars` characters at most: SentencePiece's
+    time and memory grow with the sample's bytes, and with long documents (a Bible chapter is
+    ~3,500 characters) a sample of lines repeats the corpus into gigabytes."""
+    quota = mixture.quotas(sizes, alpha, total)
+    chars = sum(k * mean_chars[lang] for lang, k in quota.items())
+    if max_chars is None or chars <= max_chars:
+        return quota
+    return mixture.quotas(sizes, alpha, max(len(sizes), int(total * max_chars / chars)))
+
+
+def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: int, seed: int,
+                    max_chars: int | None = None) -> list[str]:
+    """A training sample where language i gets a share p_i ∝ n_i^alpha of `total` lines
+    (fewer if they would exceed `max_chars` characters)."""
     rng = np.random.default_rng(seed)
+    sizes = {lang: len(v) for lang, v in lines_by_lang.items()}
+    mean_chars = {lang: sum(map(len, v)) / max(len(v), 1) for lang, v in lines_by_lang.items()}
     sample = []
-    for lang, k in mixture.quotas({l: len(v) for l, v in lines_by_lang.items()}, alpha, total).items():
+    for lang, k in sample_quotas(sizes, mean_chars, alpha, total, max_chars).items():
         lines = lines_by_lang[lang]
         idx = rng.choice(len(lines), size=k, replace=k > len(lines))
         sample.extend(lines[i] for i in idx)
@@ -93,9 +110,9 @@ def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: in
 
 
 def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_size: int, alpha: float,
-          sample_lines: int, character_coverage: float, seed: int) -> Tokenizer:
+          sample_lines: int, character_coverage: float, seed: int, sample_chars: int | None = None) -> Tokenizer:
     """Trains a unigram model on a language-balanced sample and writes it atomically."""
-    return train_on(iter(balanced_sample(lines_by_lang, alpha, sample_lines, seed)), directory,
+    return train_on(iter(balanced_sample(lines_by_lang, alpha, sample_lines, seed, sample_chars)), directory,
                     vocab_size=vocab_size, character_coverage=character_coverage)
 
 
