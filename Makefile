@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine: `make demo` and `make test`.
+# Two entry points for a fresh machine: `make demo` and `make test` (and `make docs`: the site).
 PYTHON ?= python3.11
 VENV ?= .venv
 WORKDIR ?= runs/demo
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # module fixtures are built once): 2 cores: 12.5 min instead of 18.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test corpus install clean
+.PHONY: demo test docs corpus install clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ demo: corpus
 
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+
+$(VENV)/.docs-installed: setup.py $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+# The documentation site: the config reference rewritten from config.py, then docs/ built into
+# site/ in strict mode (a link to a missing page or anchor fails).
+docs: $(VENV)/.docs-installed
+	$(PY) -m xlmeta_jax.config_reference
+	$(PY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) runs

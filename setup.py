@@ -34,5 +34,7 @@ setup(
     extras_require={
         # torch pinned exactly: 2.13.0 is the CPU build; a looser pin pulls a multi-GB CUDA build.
         "test": ["pytest>=9.0,<10", "pytest-xdist>=3.8,<4", "torch==2.13.0", "transformers>=5.23,<6"],
+        # The documentation site (`make docs`): MkDocs with its default theme; ~2 s to install.
+        "docs": ["mkdocs==1.6.1"],
     },
 )

@@ -3,7 +3,7 @@
     python -m xlmeta_jax.tokenizer train --config=configs/demo.py:demo --out=DIR [--exclude=FILE ...]
 
 SentencePiece unigram on a sample of the last phase's languages' lines, alpha-weighted
-(config.tokenizer: vocab_size, alpha, sample_lines, character_coverage); prints per
+(config.tokenizer: vocab_size, alpha, sample_lines, sample_chars, character_coverage); prints per
 language the lines read, lines dropped as excluded (--exclude: evaluation sets, one
 sentence per line or tab-separated), the sample's share, and the fertility (pieces per
 word) and unknown-piece rate on the language's valid file. Put DIR/sentencepiece.bpe.model
