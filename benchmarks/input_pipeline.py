@@ -1,6 +1,6 @@
 """Input pipeline throughput next to what the train step consumes.
 
-    python benchmarks/input_pipeline.py [--config demo|bench] [--lines 20000]
+    python benchmarks/input_pipeline.py [--config demo|bench|study] [--lines 20000]
     python benchmarks/input_pipeline.py --readers [--lines 20000] [--lines-per-doc 8]
 
 Stages, on the English text of the demo corpus with a tokenizer trained on it (vocabulary

@@ -1,6 +1,6 @@
 """Our train step against PyTorch peers on the identical model and batch, alternating runs.
 
-    python benchmarks/peer_torch.py [--config bench|demo] [--rounds 5] [--steps 4] [--masked-only] [--default-malloc]
+    python benchmarks/peer_torch.py [--config bench|demo|study] [--rounds 5] [--steps 4] [--masked-only] [--default-malloc]
 
 Peers (torch 2.13.0 CPU, Hugging Face transformers, AdamW with our optimizer's settings):
 - `hf`: XLMRobertaForMaskedLM as users run it: logits over the whole vocabulary at every

@@ -1,16 +1,19 @@
 """Train-step throughput, compile time, memory and MFU of the real training program.
 
-    python benchmarks/train_step.py [--config bench|demo] [--steps 20] [--json]
+    python benchmarks/train_step.py [--config bench|demo|study] [--steps 20] [--json]
 
 `bench` is the reference shape of ../shared/NOTES-env.md (vocab 32000, hidden 256, 4 layers,
 4 heads, MLP 1024, sequence 128, global batch 16, float32); `demo` is configs/demo.py:demo
-(vocab 16002). The step is the one training runs (training/program.py: the phase's jitted
-step with donated state), fed by the real stream code (pipeline.MonoStream) on random
-documents. MFU = analytic model FLOPs per step (training/plan.py `analytic_flops`, masked-only
-MLM head) / step time / this machine's float32 matmul peak measured through jax in the same
-run (median of 2048^3 matmuls, alternating with the steps). `--default-malloc` leaves glibc's
-malloc as it is (config.host.keep_freed_memory=off; training/host_memory.py says what the
-default changes).
+(vocab 16002); `study` is the studies' small deep shape, configs/bible_meta.py:study (12
+layers, hidden 64, 1 head, MLP 256, vocab 8002, sequence 128, global batch 64): the positive
+control's encoder (config_parts.BIBLE_SIZES) with one word table, where configs/control.py has
+one of 2,050 rows per language, which the PyTorch peer could not mirror. The step is the one
+training runs (training/program.py: the phase's jitted step with donated state), fed by the
+real stream code (pipeline.MonoStream) on random documents. MFU = analytic model FLOPs per
+step (training/plan.py `analytic_flops`, masked-only MLM head) / step time / this machine's
+float32 matmul peak measured through jax in the same run (median of 2048^3 matmuls,
+alternating with the steps). `--default-malloc` leaves glibc's malloc as it is
+(config.host.keep_freed_memory=off; training/host_memory.py says what the default changes).
 """
 import argparse
 import importlib.util
@@ -31,17 +34,20 @@ sys.path.insert(0, str(ROOT))
 from xlmeta_jax.data import masking, pipeline, tokenizer  # noqa: E402
 from xlmeta_jax.training import host_memory, plan, program  # noqa: E402
 
-CONFIGS = {"bench": 32000, "demo": 16002}  # name -> model vocabulary; the rest is configs/demo.py:demo
+# name -> (config file, its size, model vocabulary); bench is demo's model with a 32k vocabulary
+CONFIGS = {"bench": ("demo.py", "demo", 32000), "demo": ("demo.py", "demo", 16002),
+           "study": ("bible_meta.py", "study", 8002)}
 
 
 def load_config(name: str):
-    spec = importlib.util.spec_from_file_location("demo_config", ROOT / "configs" / "demo.py")
+    file, size, vocab = CONFIGS[name]
+    spec = importlib.util.spec_from_file_location(f"{name}_config", ROOT / "configs" / file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    c = module.get_config("demo")
+    c = module.get_config(size)
     c.unlock()
     c.phases = c.phases[:1]  # one phase: the MLM step
-    return c, CONFIGS[name]
+    return c, vocab
 
 
 def random_stream(c, vocab: int) -> pipeline.MonoStream:

@@ -21,12 +21,6 @@ def sampling_probs(sizes: dict[str, int], alpha: float) -> dict[str, float]:
     return dict(zip(langs, (w / w.sum()).tolist()))
 
 
-def sample_languages(rng: np.random.Generator, probs: dict[str, float], count: int) -> np.ndarray:
-    """Indices into list(probs) for `count` draws; the caller owns the rng (determinism)."""
-    p = np.fromiter(probs.values(), dtype=np.float64)
-    return rng.choice(len(p), size=count, p=p / p.sum())
-
-
 def quotas(sizes: dict[str, int], alpha: float, total: int) -> dict[str, int]:
     """Lines per language in a sample of about `total` lines with shares p_i ∝ n_i^alpha
     (at least one line each)."""

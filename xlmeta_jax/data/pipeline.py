@@ -7,12 +7,14 @@ model attends only within a segment, so packing never lets one document see
 another (the alternative, separators with full attention, leaks context and
 makes positions depend on the neighbours).
 
-Batches: slot b of step s draws its language from p_i ∝ n_i^alpha with
-`np.random.default_rng((seed, phase, stream, s))`, then reads the next packed row of that
-language in an order that is a fresh permutation for each epoch of the language (so
-without replacement within an epoch: `EpochOrder`), then gets fresh masking. The
-draws are replayed from their keys, so a restart at step s sees exactly the batches of
-an uninterrupted run, and each host can build just its own rows of the global batch.
+Batches: the phase's rows, step after step, take their languages from p_i ∝ n_i^alpha in
+blocks of BLOCK_ROWS rows whose language counts are a closed form (shuffled within the block
+by the block's own rng); each row then reads the next packed row of its language in an order
+that is a fresh permutation for each epoch of the language (so without replacement within an
+epoch: `EpochOrder`), then gets fresh masking. Where step s reads follows from (seed, phase,
+stream, s) without replaying earlier steps, so a restart at any step sees exactly the batches
+of an uninterrupted run at the cost of step 0, and each host can build just its own rows of
+the global batch.
 grain's MapDataset maps step -> batch and prefetches in threads (or worker processes).
 For corpora too large to tokenize up front, the incremental reader's stream
 (incremental.IncrementalMono) replaces MonoStream.
@@ -40,7 +42,7 @@ import numpy as np
 from absl import flags
 
 from xlmeta_jax.config import ConfigError
-from xlmeta_jax.data import masking, mixture
+from xlmeta_jax.data import masking
 from xlmeta_jax.data.tokenizer import BOS, EOS, FIRST_PIECE, PAD, Tokenizer
 
 POSITION_OFFSET = PAD + 1  # XLM-R: positions start after padding_idx
@@ -153,44 +155,94 @@ def take(packed: Packed, idx: np.ndarray) -> Packed:
     return Packed(packed.tokens[idx], packed.positions[idx], packed.segment_ids[idx])
 
 
+# The mixture in blocks of about this many of the phase's rows (slot b of step s is row
+# s x batch_size + b): the first j blocks hold round(p_i x j x BLOCK_ROWS) rows of language i, so
+# how many rows of each language came before any step is that closed form plus a count inside
+# one block, and a language's share is never a row off at a block boundary, however long the
+# run. Far more rows than any global batch, so that a batch's languages vary nearly as under
+# independent draws, and than any run's languages, which `EpochOrder.block_of` relies on.
+BLOCK_ROWS = 1 << 16
+# Tags in the rng keys of the blocks and of the epochs' permutations: never a step, so neither
+# key is ever a masking key (seed, phase, stream, step, row).
+BLOCK_KEY, EPOCH_KEY = 2**32 - 1, 2**32 - 2
+
+
+def rows_before_block(probs: np.ndarray, block: int, block_rows: int) -> np.ndarray:
+    """[languages] rows of each language in blocks 0 .. block - 1: p_i x block x block_rows,
+    rounded half up."""
+    return np.floor(probs * float(block * block_rows) + 0.5).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)  # consecutive steps read the same block; 16 blocks of 2^16 rows: 4 MB
+def block_languages(key: tuple, quota: tuple[int, ...]) -> np.ndarray:
+    """The language of each row of a block: language i `quota[i]` times, in the order of the
+    block's rng."""
+    order = np.random.default_rng(key).permutation(np.repeat(np.arange(len(quota), dtype=np.int32), quota))
+    order.flags.writeable = False  # shared by every caller through the cache
+    return order
+
+
 class EpochOrder:
     """Which row of which language each slot of a global batch reads.
 
-    The languages of a batch are drawn from the mixture (an rng keyed by the batch's key);
-    the k-th row the phase draws from a language is row perm_e[k mod n] of it, perm_e a fresh
-    permutation for its epoch e = k // n. So each row is read once per epoch of its language,
-    and hosts, which build disjoint slots of every global batch, read disjoint rows. The
-    draws before a step are replayed from the keys (and cached), so a batch stays a pure
-    function of its key: a resumed run needs no iterator state beyond (phase, step)."""
+    The phase's rows, all steps end to end, take their languages in blocks: block j holds
+    rows_before_block(j + 1) - rows_before_block(j) rows of language i, in the order of the rng
+    keyed by (prefix, BLOCK_KEY, j). The k-th row the phase draws from a language is row
+    perm_e[k mod n] of it, perm_e a fresh permutation for its epoch e = k // n. So each row is
+    read once per epoch of its language, and hosts, which build disjoint slots of every global
+    batch, read disjoint rows. The rows drawn before a step are the closed form at its block's
+    start plus a count inside the block: a batch is a pure function of its key that costs the
+    same at any step, and a resumed run needs no iterator state beyond (phase, step)."""
 
-    def __init__(self, sizes: list[int], probs: list[float]):
-        self.sizes, self.probs = list(sizes), dict(enumerate(probs))
-        self._cumulative: dict[tuple, list[np.ndarray]] = {}  # key prefix -> counts before step 0, 1, ...
+    def __init__(self, sizes: list[int], probs: list[float], block_rows: int = BLOCK_ROWS):
+        self.sizes, self.weights, self.block_rows = list(sizes), list(probs), block_rows
+        self.probs = np.asarray(self.weights, np.float64) / np.sum(self.weights)
         self._perms: dict[tuple, np.ndarray] = {}
         self._lock = threading.Lock()  # grain builds batches in several threads
 
-    def __getstate__(self) -> dict:  # for grain's worker processes: caches and the lock stay behind
-        return {"sizes": self.sizes, "probs": self.probs}
+    def __getstate__(self) -> dict:  # for grain's worker processes: the cache and the lock stay behind
+        return {"sizes": self.sizes, "weights": self.weights, "block_rows": self.block_rows}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["sizes"], list(state["probs"].values()))
+        self.__init__(state["sizes"], state["weights"], state["block_rows"])
 
-    def languages(self, key: tuple, batch_size: int) -> np.ndarray:
-        return mixture.sample_languages(np.random.default_rng(key), self.probs, batch_size)
+    def rows_before(self, block: int) -> np.ndarray:
+        return rows_before_block(self.probs, block, self.block_rows)
 
-    def drawn_before(self, prefix: tuple, step: int, batch_size: int) -> np.ndarray:
-        """[languages] rows drawn from each language by steps 0 .. step - 1 of `prefix`."""
-        with self._lock:
-            counts = self._cumulative.setdefault(prefix, [np.zeros(len(self.sizes), np.int64)])
-            while len(counts) <= step:
-                t = len(counts) - 1
-                drawn = np.bincount(self.languages(prefix + (t,), batch_size), minlength=len(self.sizes))
-                counts.append(counts[-1] + drawn)
-            return counts[step]
+    def block_start(self, block: int) -> int:
+        """The phase's row at which `block` starts."""
+        return int(self.rows_before(block).sum())
+
+    def block_of(self, row: int) -> int:
+        """The block that holds the phase's row `row`: rounding moves a block's start by less
+        than a row per language from block x block_rows, so it is a step from row // block_rows."""
+        block = row // self.block_rows
+        while self.block_start(block) > row:
+            block -= 1
+        while self.block_start(block + 1) <= row:
+            block += 1
+        return block
+
+    def languages(self, prefix: tuple, block: int) -> np.ndarray:
+        quota = self.rows_before(block + 1) - self.rows_before(block)
+        return block_languages(prefix + (BLOCK_KEY, block), tuple(quota.tolist()))
+
+    def span(self, prefix: tuple, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """([languages] rows drawn from each language before the phase's row `first`, the
+        languages of rows first .. first + count - 1)."""
+        block = self.block_of(first)
+        order = self.languages(prefix, block)
+        offset = first - self.block_start(block)
+        before = self.rows_before(block) + np.bincount(order[:offset], minlength=len(self.sizes))
+        parts = [order[offset:offset + count]]
+        while (got := sum(map(len, parts))) < count:  # a batch that runs into the next block
+            block += 1
+            parts.append(self.languages(prefix, block)[:count - got])
+        return before, np.concatenate(parts)
 
     def permutation(self, prefix: tuple, lang: int, epoch: int) -> np.ndarray:
         with self._lock:
-            key = prefix + (lang, epoch)
+            key = prefix + (EPOCH_KEY, lang, epoch)
             if key not in self._perms:
                 for old in [k for k in self._perms if k[:-1] == key[:-1] and k[-1] < epoch - 1]:
                     del self._perms[old]  # a language is at most one epoch boundary into a batch
@@ -200,8 +252,7 @@ class EpochOrder:
     def slots(self, key: tuple, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """(language index, row index) of every slot of the batch with key `prefix + (step,)`."""
         prefix, step = key[:-1], key[-1]
-        langs = self.languages(key, batch_size)
-        k = self.drawn_before(prefix, step, batch_size).copy()
+        k, langs = self.span(prefix, step * batch_size, batch_size)
         rows = np.empty(batch_size, np.int64)
         for r, lang in enumerate(langs):
             n = self.sizes[lang]

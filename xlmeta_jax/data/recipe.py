@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from xlmeta_jax.data import decontaminate, mixture, sources, tokenizer
+from xlmeta_jax.data import decontaminate, sources, tokenizer
 from xlmeta_jax.data.decontaminate import normalize
 
 
