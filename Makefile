@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 WORKDIR ?= runs/demo
 CONFIG ?= configs/demo.py
+# The corpus `make corpus` builds (configs/demo.py reads the Bible corpus; 'demo' is the other).
+CORPUS ?= bible
 PY := $(VENV)/bin/python
 # Test files run in this many worker processes (pytest-xdist, whole files per worker so that
 # module fixtures are built once): 2 cores: 12.5 min instead of 18.
@@ -19,7 +21,7 @@ $(VENV)/.installed: setup.py
 install: $(VENV)/.installed
 
 corpus: install
-	$(PY) -m xlmeta_jax.data.corpora
+	$(PY) -m xlmeta_jax.data.corpora --corpus=$(CORPUS)
 
 demo: corpus
 	$(PY) -m xlmeta_jax.train --config=$(CONFIG) --workdir=$(WORKDIR)
