@@ -1,6 +1,6 @@
 """Seeded studies: python -m xlmeta_jax.study run|evaluate|report
 
-  run      --study=studies/X.py --workdir=DIR [--seeds=0,1,2] [--arms=a,b] [--shared_data=PATH] [--list]
+  run      --study=studies/X.py[:ARG] --workdir=DIR [--seeds=0,1,2] [--arms=a,b] [--shared_data=PATH] [--list]
            trains every arm x seed as an ordinary run in DIR/<arm>/seed<k> (resumable; finished runs
            and written evaluations are skipped), then evaluates it at step 0 (the floor) and at every
            evaluation point into DIR/<arm>/seed<k>/study_eval/step_<N>.json. --list prints one train
@@ -9,8 +9,9 @@
   report   --workdir=DIR [--docs=docs/studies]: DIR/report.md, results.json and plots/; --docs also
            writes docs/studies/<name>.md, <name>.json and <name>/*.png.
 
-A study file (studies/<name>.py) defines get_study() and optionally prepare(study_dir) -> dict
-of placeholder values (e.g. a derived corpus folder it builds; every study command calls it,
+A study file (studies/<name>.py) defines get_study() (get_study(ARG) for --study=FILE:ARG, e.g.
+a size: studies/veco2.py:smoke) and optionally prepare(study_dir[, shared_data]) -> dict of
+placeholder values (e.g. a derived corpus folder it builds; every study command calls it,
 so it should return at once when its output exists):
 
     from xlmeta_jax.studies.spec import Arm, Hypothesis, Study
@@ -31,9 +32,17 @@ so it should return at once when its output exists):
 
 Placeholders: {corpus} (prepare's, or else the Bible corpus, built on first use), {shared}
 (--shared_data; evaluations needing it are skipped with a note without it, arms needing it
-fail), anything prepare() returns; {lang} and {split} stay for the readers. Metrics: see
-xlmeta_jax/studies/results.py; accuracies in %. Arms must train on equal tokens (steps x
-batch_size x data.seq_len over the phases) unless `unequal_tokens` says why.
+fail), anything prepare() returns, each source's name (its run folder of the arm run's seed);
+{lang} and {split} stay for the readers. Metrics: see xlmeta_jax/studies/results.py; accuracies
+in %. Arms must train on equal tokens (steps x batch_size x data.seq_len x streams over the
+phases) unless `unequal_tokens` says why.
+More a study may declare (xlmeta_jax/studies/spec.py): Study(sources={"src": Arm(...)}) (runs
+trained first, seed by seed, that arms start from: {"transfer.source": "{src}"}); arms
+Aligned("mono_en", "mono_fr") (two arms' runs read as one model, evaluated by the alignment
+analysis); Arm(..., evaluation={...}) (the arm's own changes to the evaluation); analyses in the
+evaluation (alignment=dict(test=..., fit=...), prompts=dict(texts=...):
+xlmeta_jax/studies/analyses.py); groups={"low": ("de", "ko"), ...} (metrics <family>/low and
+<family>/low-high); Hypothesis(arm, beats="floor", ...) (against the arm's own step 0).
 Exit codes: 2 a usage, study or data error (the message names it); 75 stopped by a signal
 after saving (rerun the same command to continue).
 """

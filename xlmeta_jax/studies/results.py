@@ -10,6 +10,11 @@ Metric names (accuracies in %, losses in nats):
   tatoeba/<lang>, pud/<lang>           the same at the fixed layer, when the study evaluates them
   mlm_loss/<lang>, mlm_acc/<lang>      masked-LM loss and accuracy on held-out text (and /avg)
   bli/<lang>, pos/<lang>               word translation P@1, zero-shot POS accuracy (and /avg)
+  procrustes/<lang>, cka/<lang>        the alignment analysis at the fixed layer: held-out retrieval after
+                                       the map fitted on training pairs, linear CKA of held-out pairs (0-1)
+  prompts/within, /across, /affinity   XLM-P's prompt choice: mean cosine of languages' prompt shares
+                                       within a script, across scripts, and within minus across
+  <family>/<group>, <family>/<a>-<b>   a group's mean over its languages, the gap between two groups
 
 results.json: {"study", "about", "layer", "unequal_tokens", "notes", "missing": [run],
  "arms": {ARM: {"tokens", "seeds", "config", "overrides", "about", "final_step",
@@ -18,6 +23,10 @@ results.json: {"study", "about", "layer", "unequal_tokens", "notes", "missing": 
                  "difference", "std", "ci95", "verdict"}],
  "curves": {ARM: {METRIC: {"steps", "tokens", "mean", "std", "n", "floor"}}},
  "runs": {"ARM/seedK": {"train_seconds", "eval_seconds", "evaluated_steps", "best_layer"}}}
+and only where a study has them: per arm "by_layer" {METRIC: {"mean", "floor"}: one value per layer,
+at the last point; with the alignment analysis} and "prompts" {"per_language": {LANG: {"shares",
+"script"}}, "floor": ...}; per run "transfer" (TreLM's start: WORKDIR/transfer.json); "groups";
+"sources": {NAME: {"tokens", "config", "overrides", "about", "runs": {"NAME/seedK": train seconds}}}.
 """
 from __future__ import annotations
 
@@ -31,9 +40,10 @@ import numpy as np
 from xlmeta_jax.studies import stats
 from xlmeta_jax.data.tokenizer import MODEL_FILE
 from xlmeta_jax.studies.plan import EVAL_DIR, TIMES_FILE, Schedule, run_folder
-from xlmeta_jax.studies.spec import StudyError
+from xlmeta_jax.studies.spec import FLOOR, StudyError
 
 DIRECTIONS = ("x2en", "en2x")
+TRANSFER_FILE = "transfer.json"  # TreLM's start writes it into the run folder (methods/trelm/transfer.py)
 
 
 def pct(x: float) -> float:
@@ -73,7 +83,70 @@ def step_metrics(report: dict) -> dict[str, float]:
     if "pos" in tasks:
         out.update({f"pos/{lang}": pct(v["mean"]) for lang, v in tasks["pos"]["per_language"].items()})
         out["pos/avg"] = pct(tasks["pos"]["average"])
+    if "alignment" in tasks:
+        out.update(alignment_metrics(tasks["alignment"]))
+    if tasks.get("prompts", {}).get("pool"):
+        out.update({f"prompts/{k}": tasks["prompts"][k] for k in ("within", "across", "affinity")
+                    if tasks["prompts"][k] is not None})
     return out
+
+
+def alignment_profiles(a: dict) -> dict[str, list[float]]:
+    """Per layer: procrustes/<lang> (held-out retrieval after the map, %) and cka/<lang> (held-out
+    pairs), and their means over languages (/avg)."""
+    out = {}
+    for lang, v in a["per_language"].items():
+        out[f"procrustes/{lang}"] = [pct(l["after"]["mean"]) for l in v["layers"] if "after" in l]
+        out[f"cka/{lang}"] = [float(l["cka_test"]) for l in v["layers"]]
+    for family in ("procrustes", "cka"):
+        rows = [out[f"{family}/{lang}"] for lang in a["per_language"] if out[f"{family}/{lang}"]]
+        if rows:
+            out[f"{family}/avg"] = np.mean(rows, axis=0).tolist()
+    return {k: v for k, v in out.items() if v}
+
+
+def alignment_metrics(a: dict) -> dict[str, float]:
+    return {k: v[a["layer"]] for k, v in alignment_profiles(a).items()}
+
+
+def layer_profiles(report: dict) -> dict[str, list[float]]:
+    """Per layer, from one evaluation report: identity retrieval of the held-out pairs
+    (retrieval/<lang>, %) and the alignment analysis's profiles."""
+    tasks, out = report["tasks"], {}
+    pairs = tasks.get("retrieval", {}).get("pairs")
+    if pairs:
+        out.update({f"retrieval/{lang}": [pct(x) for x in v["mean"]] for lang, v in pairs["by_layer"].items()})
+        out["retrieval/avg"] = [pct(x) for x in pairs["average_by_layer"]["mean"]]
+    if "alignment" in tasks:
+        out.update(alignment_profiles(tasks["alignment"]))
+    return out
+
+
+def with_groups(metrics: dict[str, float], groups: dict[str, list[str]]) -> dict[str, float]:
+    """`metrics` with each group's mean over the languages it has (<family>/<group>) and the
+    gaps between groups in declared order (<family>/<a>-<b>)."""
+    out = dict(metrics)
+    families = {k.split("/")[0] for k in metrics if k.count("/") == 1}
+    for family in families:
+        means = {}
+        for group, langs in groups.items():
+            values = [metrics[f"{family}/{l}"] for l in langs if f"{family}/{l}" in metrics]
+            if values:
+                means[group] = out[f"{family}/{group}"] = float(np.mean(values))
+        for i, a in enumerate(groups):
+            for b in list(groups)[i + 1:]:
+                if a in means and b in means:
+                    out[f"{family}/{a}-{b}"] = means[a] - means[b]
+    return out
+
+
+def prompt_shares(report: dict) -> dict[str, dict] | None:
+    """{lang: {"shares": % of retrievals per prompt, "script"}} of one report, None without a pool."""
+    p = report["tasks"].get("prompts", {})
+    if not p.get("pool"):
+        return None
+    return {lang: {"shares": [pct(c / max(sum(v["counts"]), 1)) for c in v["counts"]], "script": v["script"]}
+            for lang, v in p["per_language"].items()}
 
 
 def read_snapshot(folder: Path) -> dict:
@@ -135,38 +208,94 @@ def aggregate(folder: str | Path) -> dict:
     """The results of a study folder (see the module docstring), partial runs included."""
     folder = Path(folder)
     snap = read_snapshot(folder)
+    groups = snap.get("groups", {})
     out = {k: snap[k] for k in ("study", "about", "layer", "unequal_tokens", "notes")}
     out.update(arms={}, curves={}, runs={}, missing=[])
     finals: dict[str, dict[int, dict]] = {}
+    floors: dict[str, dict[int, dict]] = {}
     for arm, a in snap["arms"].items():
         schedule = Schedule(tuple(tuple(p) for p in a["phases"]))
         last = a["points"][-1]
-        by_seed = {}
+        by_seed, reports_by_seed = {}, {}
         for seed in seeds_present(folder, arm, snap["seeds"]):
             run = run_folder(folder, arm, seed)
-            reports = read_run(run)
-            by_seed[seed] = {step: step_metrics(r) for step, r in reports.items()}
+            reports = reports_by_seed[seed] = read_run(run)
+            by_seed[seed] = {step: with_groups(step_metrics(r), groups) for step, r in reports.items()}
             out["runs"][f"{arm}/seed{seed}"] = {
                 "train_seconds": train_seconds(run), "eval_seconds": sum(sum(r["seconds"].values())
                                                                         for r in reports.values()),
-                "evaluated_steps": list(reports), "best_layer": by_seed[seed].get(last, {}).get("retrieval_best/layer")}
+                "evaluated_steps": list(reports), "best_layer": by_seed[seed].get(last, {}).get("retrieval_best/layer"),
+                **run_facts(run)}
             if last not in reports:
                 out["missing"].append(f"{arm}/seed{seed} ({progress(run, reports, last)})")
         finals[arm] = {s: m[last] for s, m in by_seed.items() if last in m}
-        floors = {s: m[0] for s, m in by_seed.items() if 0 in m}
+        floors[arm] = {s: m[0] for s, m in by_seed.items() if 0 in m}
         names = list(dict.fromkeys(k for m in finals[arm].values() for k in m))
         out["arms"][arm] = {
             "tokens": a["tokens"], "seeds": sorted(finals[arm]), "config": a["config"], "overrides": a["overrides"],
             "about": a["about"], "final_step": last,
             "metrics": {k: summary({s: m[k] for s, m in finals[arm].items() if k in m},
-                                   {s: m[k] for s, m in floors.items() if k in m}) for k in names}}
+                                   {s: m[k] for s, m in floors[arm].items() if k in m}) for k in names},
+            **({"aligned": a["aligned"]} if "aligned" in a else {}),
+            **layer_summary(reports_by_seed, last), **prompt_summary(reports_by_seed, last)}
         out["curves"][arm] = {k: {**curve(by_seed, k, schedule), "floor": out["arms"][arm]["metrics"][k]["floor"]}
                               for k in names if not k.endswith(DIRECTIONS)}
     out["hypotheses"] = [{**{k: h[k] for k in ("claim", "arm", "beats", "metric", "better")},
-                          **stats.paired(metric_by_seed(finals, h["arm"], h["metric"]),
-                                         metric_by_seed(finals, h["beats"], h["metric"]), h["better"] == "higher")}
-                         for h in snap["hypotheses"]]
+                          **judge(h, finals, floors)} for h in snap["hypotheses"]]
+    if groups:
+        out["groups"] = groups
+    if snap.get("sources"):
+        out["sources"] = {name: {**{k: s[k] for k in ("tokens", "config", "overrides", "about")},
+                                 "runs": {f"{name}/seed{seed}": train_seconds(run_folder(folder, name, seed))
+                                          for seed in seeds_present(folder, name, snap["seeds"])}}
+                          for name, s in snap["sources"].items()}
     return out
+
+
+def judge(h: dict, finals: dict[str, dict[int, dict]], floors: dict[str, dict[int, dict]]) -> dict:
+    """The paired differences of a hypothesis: against another arm's last point, or (beats the
+    floor) against the arm's own step 0, seed by seed."""
+    against = metric_by_seed(floors, h["arm"], h["metric"]) if h["beats"] == FLOOR else \
+        metric_by_seed(finals, h["beats"], h["metric"])
+    return stats.paired(metric_by_seed(finals, h["arm"], h["metric"]), against, h["better"] == "higher")
+
+
+def run_facts(run: Path) -> dict:
+    """What a run's start wrote about itself: TreLM's alignment of the new word table."""
+    path = run / TRANSFER_FILE
+    return {"transfer": json.loads(path.read_text())} if path.is_file() else {}
+
+
+def seed_mean(rows: list) -> list | None:
+    return np.mean(rows, axis=0).tolist() if rows else None
+
+
+def layer_summary(reports: dict[int, dict[int, dict]], last: int) -> dict:
+    """{"by_layer": {METRIC: {"mean", "floor"}}} over seeds at the last point, for arms evaluated
+    with the alignment analysis ({} otherwise)."""
+    finals = [layer_profiles(r[last]) for r in reports.values() if last in r and "alignment" in r[last]["tasks"]]
+    if not finals:
+        return {}
+    starts = [layer_profiles(r[0]) for r in reports.values() if 0 in r]
+    names = dict.fromkeys(k for p in finals for k in p)
+    return {"by_layer": {k: {"mean": seed_mean([p[k] for p in finals if k in p]),
+                             "floor": seed_mean([p[k] for p in starts if k in p])} for k in names}}
+
+
+def prompt_summary(reports: dict[int, dict[int, dict]], last: int) -> dict:
+    """{"prompts": {"per_language": {LANG: {"shares", "script"}}, "floor", "seeds"}}: each
+    language's share of retrievals per prompt, mean over seeds, at the last point and step 0
+    ({} for arms without a prompt pool)."""
+    def mean(point: int) -> dict | None:
+        shares = [s for r in reports.values() if point in r and (s := prompt_shares(r[point]))]
+        if not shares:
+            return None
+        return {lang: {"shares": seed_mean([s[lang]["shares"] for s in shares if lang in s]),
+                       "script": shares[0][lang]["script"]} for lang in shares[0]}
+
+    final = mean(last)
+    n = sum(1 for r in reports.values() if last in r and prompt_shares(r[last]))
+    return {"prompts": {"per_language": final, "floor": mean(0), "seeds": n}} if final else {}
 
 
 def metric_by_seed(finals: dict[str, dict[int, dict]], arm: str, metric: str) -> dict[int, float]:

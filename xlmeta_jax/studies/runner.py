@@ -6,6 +6,9 @@ Evaluation is one process per run, not per step: the compiled forward passes are
 across the run's checkpoints. It is not done in this process because on a TPU host only one
 process may hold the chips, and the next run's training needs them.
 
+Sources (runs that arms start from) are trained first, seed by seed; an Aligned arm is
+evaluated once both its halves are trained, from their checkpoints.
+
 Everything resumes: a finished run (final.json) is not trained again, an unfinished one is
 continued by its own train command, and an evaluation already written with the same options
 is kept. A lock file per run folder keeps two study processes (on one machine, or on a shared
@@ -16,7 +19,6 @@ set): the seeds of an arm compile the same programs.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import shlex
@@ -29,7 +31,7 @@ from typing import Callable, Iterator, Sequence
 
 from xlmeta_jax.studies import plan as plan_lib
 from xlmeta_jax.training import lock
-from xlmeta_jax.studies.plan import EVAL_DIR, TIMES_FILE, Plan, Run
+from xlmeta_jax.studies.plan import EVAL_DIR, TIMES_FILE, Evaluation, Plan, Run
 from xlmeta_jax.studies.spec import StudyError
 
 EXIT_PREEMPTED = 75  # as train.py: stopped after saving; rerun the same command to continue
@@ -73,19 +75,11 @@ def eval_path(run: Run, step: int) -> Path:
     return run.folder / EVAL_DIR / f"step_{step}.json"
 
 
-def options_record(options) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as read back from JSON
-
-
-def options_of(p: Plan, run: Run, step: int):
-    return p.options_at(step, p.arms[run.arm].points[-1])
-
-
 def evaluated(p: Plan, run: Run, step: int) -> bool:
     """An evaluation of `step` with the study's current options exists (changed options redo it)."""
     path = eval_path(run, step)
     try:
-        return json.loads(path.read_text()).get("options") == options_record(options_of(p, run, step))
+        return json.loads(path.read_text()).get("options") == p.evaluation_at(run.arm, step).record()
     except (OSError, json.JSONDecodeError):
         return False
 
@@ -130,7 +124,7 @@ def train(p: Plan, run: Run) -> None:
     """Trains (or continues) one run; its output goes to RUN/train.log."""
     argv = p.train_argv(run)
     log_path = run.folder / "train.log"
-    log(f"{run.label}: training ({p.arms[run.arm].schedule.total_steps} steps; log {log_path})")
+    log(f"{run.label}: training ({p.plan_of(run.arm).schedule.total_steps} steps; log {log_path})")
     tick = time.time()
     with open(log_path, "a") as out:
         out.write(f"$ {shlex.join(argv)}\n")
@@ -162,21 +156,40 @@ def run_study(study: str, workdir: str, *, shared_data: str = "", arms: Sequence
         log(f"note: {note}")
     plan_lib.write_snapshot(p)
     if list_only:
-        for run in p.runs:
+        for run in p.source_runs:
             print(shlex.join(p.train_argv(run)))
+        for run in p.runs:
+            if not p.aligned(run):  # an Aligned arm is only evaluated, from its halves' checkpoints
+                print(shlex.join(p.train_argv(run)))
             print(shlex.join(p.evaluate_argv(run, shared_data)))
         return
     busy = []
-    for i, run in enumerate(p.runs, 1):
-        log(f"run {i}/{len(p.runs)}: {run.label}")
+    for i, run in enumerate(p.source_runs, 1):
+        log(f"source {i}/{len(p.source_runs)}: {run.label}")
         with locked(run.folder) as held:
             if not held:
                 log(f"{run.label}: another process holds {run.folder / LOCK_FILE}; skipped")
                 busy.append(run.label)
                 continue
-            check_same_command(run, p.train_argv(run))  # also for a finished run: its results would be mixed in
+            check_same_command(run, p.train_argv(run))
             if not finished(run):
                 train(p, run)
+    for i, run in enumerate(p.runs, 1):
+        log(f"run {i}/{len(p.runs)}: {run.label}")
+        waiting = [r.label for r in (p.halves(run) if p.aligned(run) else p.starts_from(run)) if not finished(r)]
+        if waiting:
+            log(f"{run.label}: needs {', '.join(waiting)} trained first (busy elsewhere?); skipped")
+            busy.append(run.label)
+            continue
+        with locked(run.folder) as held:
+            if not held:
+                log(f"{run.label}: another process holds {run.folder / LOCK_FILE}; skipped")
+                busy.append(run.label)
+                continue
+            if not p.aligned(run):
+                check_same_command(run, p.train_argv(run))  # also for a finished run: its results would be mixed in
+                if not finished(run):
+                    train(p, run)
             if all(evaluated(p, run, s) for s in p.arms[run.arm].points):
                 log(f"{run.label}: trained and evaluated")
                 continue
@@ -188,18 +201,22 @@ def run_study(study: str, workdir: str, *, shared_data: str = "", arms: Sequence
 def evaluate_run(study: str, workdir: str, arm: str, seed: int, *, shared_data: str = "",
                  log: Callable[[str], None] = log) -> None:
     """`study evaluate`: one run at step 0 and every evaluation point that has a checkpoint
-    (the run may still be training), in this process."""
-    from xlmeta_jax.eval import encode, suite  # JAX only in the process that evaluates
+    (the run may still be training), in this process. An Aligned arm's run reads its two
+    halves' checkpoints of the same step."""
+    from xlmeta_jax.eval import suite  # JAX only in the process that evaluates
 
     p = plan_lib.build(study, workdir, shared_data=shared_data, arms=[arm], seeds=[seed], log=log)
-    run = p.runs[0]
+    run = next(r for r in p.runs if r.arm == arm)
+    models = p.halves(run) if p.aligned(run) else [run]
     with locked(run.folder) as held:
         if not held:
             raise StudyError(f"{run.label}: another process holds {run.folder / LOCK_FILE}; wait for it")
-        available = checkpoint_steps(run.folder)
+        steps = [set(checkpoint_steps(m.folder)) for m in models]
+        available = sorted(set.intersection(*steps))
         if not available:
-            raise StudyError(f"{run.folder}: no checkpoint; train the run first (python -m xlmeta_jax.study run "
-                             f"--study={study} --workdir={workdir} --arms={arm} --seeds={seed})")
+            raise StudyError(f"{', '.join(str(m.folder) for m in models)}: no checkpoint; train the run first "
+                             f"(python -m xlmeta_jax.study run --study={study} --workdir={workdir} --arms={arm} "
+                             f"--seeds={seed})")
         points = p.arms[arm].points
         for step in points:
             if evaluated(p, run, step):
@@ -208,10 +225,41 @@ def evaluate_run(study: str, workdir: str, arm: str, seed: int, *, shared_data: 
                 log(f"{run.label}: step {step}: no checkpoint yet (checkpoints: {available}); skipped")
                 continue
             tick = time.perf_counter()
-            m = encode.load(run.folder, None if step == 0 else step, initial=step == 0)
-            options = options_of(p, run, step)
-            report = suite.run(m, options, log=lambda s: None)
-            report.update(study=p.study.name, arm=arm, seed=seed, step=step, options=options_record(options))
+            evaluation = p.evaluation_at(arm, step)
+            report = measure([load_at(m.folder, step, available) for m in models], evaluation, p.arms[arm].layer)
+            report.update(study=p.study.name, arm=arm, seed=seed, step=step, options=evaluation.record())
             suite.save(report, eval_path(run, step))
             log(f"{run.label}: step {step}{' (floor)' if step == 0 else ''} of {points[-1]} evaluated in "
                 f"{time.perf_counter() - tick:.0f} s")
+
+
+def load_at(folder: Path, step: int, available: list[int]):
+    """A run's model at `step`. Step 0 is a checkpoint saved at step 0 when the run has one (a
+    start that is no fresh draw, such as a transferred encoder), else the initial weights
+    recomputed from the run's seed."""
+    from xlmeta_jax.eval import encode
+
+    fresh = step == 0 and 0 not in available
+    return encode.load(folder, None if fresh else step, initial=fresh)
+
+
+def measure(models: list, evaluation: Evaluation, layer: int | None) -> dict:
+    """The suite's tasks on the model, then the analyses; with two models (an Aligned arm) the
+    first reads English, the second the other languages."""
+    from xlmeta_jax.eval import suite
+    from xlmeta_jax.studies import analyses
+
+    model, english = models[-1], (models[0] if len(models) > 1 else None)
+    if evaluation.suite:
+        report = suite.run(model, evaluation.suite, log=lambda s: None)
+    else:
+        report = {"model": model.source, "step": model.step, "tasks": {}, "seconds": {},
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    sizes = dict(batch_size=evaluation.suite.batch_size, max_len=evaluation.suite.max_len) if evaluation.suite else {}
+    for name, opts in evaluation.analyses.items():
+        tick = time.perf_counter()
+        report["tasks"][name] = analyses.run(name, model, opts, english=english, layer=layer, **sizes)
+        report["seconds"][name] = round(time.perf_counter() - tick, 1)
+    if english is not None:
+        report["english_model"] = english.source
+    return report
