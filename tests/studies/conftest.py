@@ -2,6 +2,9 @@
 study file whose arms are smoke-size runs of a few steps."""
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -147,3 +150,19 @@ def fake_bible(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("fake_bible")
     write_fake_bible(root / "cache")
     return {"cache": root / "cache", "shared": write_fake_shared(root / "shared")}
+
+
+# The command line of the Bible studies' tests (test_study_<name>.py), on the fake corpus and data.
+def cli(fake_bible, *args, timeout=900):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XLMETA_JAX_CACHE": str(fake_bible["cache"])}
+    proc = subprocess.run([sys.executable, "-m", "xlmeta_jax.study", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def run_and_report(fake_bible, folder, study, *args) -> tuple[dict, str]:
+    shared = f"--shared_data={fake_bible['shared']}"
+    cli(fake_bible, "run", f"--study=studies/{study}", f"--workdir={folder}", "--seeds=0", shared, *args)
+    md = cli(fake_bible, "report", f"--workdir={folder}").stdout
+    return json.loads((folder / "results.json").read_text()), md
