@@ -3,8 +3,7 @@ corpus (studies/veco2.py's: English, de, fr, es, ru, ar) and TLM on their Englis
 with XLM's language embeddings, as every config that trains `tlm` (config_parts.tlm_pairs; unlike
 the control and the meta study, whose models have no language vector). configs/bible_veco2.py
 adds VECO 2.0's contrastive losses on the same data, for the same steps and tokens.
-Sizes: `:smoke`, `:demo`, default `:study`, and `:base` (the same one-phase run at paper scale:
-XLM-R base on Wikipedia, for accelerators); what each means: xlmeta_jax/config_parts.py
+Sizes: `:smoke`, `:demo`, default `:study`; what each means: xlmeta_jax/config_parts.py
 (BIBLE_SIZES for the shape, BIBLE_PARALLEL_SIZES for steps and batch, bible_parallel_run).
 
     python -m xlmeta_jax.train --config=configs/bible_tlm.py:demo --workdir=runs/bible_tlm_demo

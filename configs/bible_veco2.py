@@ -7,8 +7,7 @@ default) takes the corpus's single-word verse pairs, of which the Bible has almo
 studies/veco2.py gives the FreeDict train dictionaries (--shared_data, dictionaries/en-{lang}.0-5000.txt),
 which exist for its corpus's languages; on the full Bible corpus ('all': twelve languages) give
 a dictionary for each of them.
-Sizes: `:smoke`, `:demo`, default `:study`, `:base` (paper scale; xlmeta_jax/config_parts.py
-bible_parallel_run).
+Sizes: `:smoke`, `:demo`, default `:study` (xlmeta_jax/config_parts.py bible_parallel_run).
 
     python -m xlmeta_jax.train --config=configs/bible_veco2.py:demo --workdir=runs/bible_veco2_demo \\
         --config.objectives.tok_contrast.dictionary='../shared/data/dictionaries/en-{lang}.0-5000.txt'

@@ -18,12 +18,13 @@ Measured: held-out Portuguese MLM loss and accuracy every 100 steps (the curves 
 budget); en<->pt held-out verse retrieval (fixed layer 6 of 13); per run, the alignment's own
 criterion for every restart (the report's table "The transferred word tables"; on UI strings it
 found no mapping).
-Caveats, also in the report: (1) the step-0 floor of every arm is the random initialisation of
-its architecture (the runner recomputes it from the seed), not the transferred start: the loop
-saves no checkpoint at step 0; where a run has one (checkpoints/0), the runner evaluates it as
-the floor. (2) Retrieval encodes English with the run's own (Portuguese) tokenizer and word
-table: eval/encode.py has no way yet to read English through a transferred model's source
-vocabulary, so en<->pt retrieval says little about the transfer and no hypothesis rests on it.
+Floors and caveats, also in the report: (1) the step-0 floor of a transfer arm is its
+transferred start (checkpoints/0, which a run saves when it starts from transfer.source), of
+scratch its random initialisation (the runner recomputes it from the seed). (2) Retrieval reads
+English as each transfer arm's cross-lingual LM read it, through its source's tokenizer and word
+table (methods/trelm/source_side.py), Portuguese through its own; scratch, which never read
+English, reads both with its Portuguese tokenizer, so its en<->pt retrieval is no baseline for
+the transfer's, and no hypothesis rests on retrieval.
 
 Size and time (estimated from the meta study, not measured: the machine was busy): sources
 1,200 steps x 64 rows x 128 = 9.8M tokens, ~31 min each with two runs side by side (~1.6 s a
@@ -88,8 +89,8 @@ def get_study(size: str = "study") -> Study:
     return Study(
         about=f"TreLM: does an encoder trained on English (or on seven other languages) transferred to {TARGET} "
               f"with ~10% of its text beat training from scratch on that text, and does the embedding alignment "
-              f"matter? Floors are random initialisations; retrieval reads English through the {TARGET} tokenizer "
-              f"(see studies/trelm.py).",
+              f"matter? A transfer arm's floor is its transferred start; retrieval reads English through the "
+              f"source's tokenizer (see studies/trelm.py).",
         sources={f"source_{s}": Arm(f"{config}_source_{s}", data, about=f"the {s} source encoder")
                  for s in SOURCES},
         arms=arms, seeds=(0, 1, 2), eval_every={"smoke": 5}.get(size, 100),

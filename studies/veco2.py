@@ -12,9 +12,9 @@ Corpus (prepare): one verse per document for the six languages, their train vers
 Token-level dictionary: the FreeDict train splits {shared}/dictionaries/en-{lang}.0-5000.txt, by
 path (the corpus's own single-word pairs are almost none on the Bible); so the study needs
 --shared_data. They share no English word with the BLI test splits (5000-6500).
-Both arms have XLM's language embeddings (every config that trains `tlm` has them), so every
-evaluation names languages by the corpus's codes: prepare() writes the five Tatoeba pairs under
-the corpus's codes (corpus/tatoeba/, from --shared_data), as PUD's file names already are.
+Both arms have XLM's language embeddings (every config that trains `tlm` has them): evaluation
+reads each language with its run's embedding, Tatoeba's files (deu, fra, ...) under the corpus's
+codes (eval/languages.py), so that every number of a language is reported under one code.
 Measured (fixed layer 12, the top, where both contrasts train the sentence and word vectors;
 the best layer beside it): held-out verse retrieval per language at every point (in domain);
 Tatoeba (de, fr, es, ru, ar) and PUD (de, fr, es, ru) retrieval, BLI P@1 (de, fr, ru: the
@@ -36,13 +36,11 @@ Tests:  --study=studies/veco2.py:smoke (tiny models; sizes as configs: smoke, de
 from pathlib import Path
 
 from xlmeta_jax import config_parts as parts
-from xlmeta_jax.studies.corpus import corpus_dictionaries, tatoeba_view, verse_corpus
+from xlmeta_jax.studies.corpus import corpus_dictionaries, verse_corpus
 from xlmeta_jax.studies.spec import Arm, Hypothesis, Study
 
 LANGUAGES = parts.BIBLE_VECO2_LANGUAGES
 BLI_LANGUAGES = ("de", "fr", "ru")  # those with a FreeDict test split
-# Tatoeba's codes -> the corpus's: the arms' language embeddings are looked up by the run's codes
-TATOEBA = {"deu": "de", "fra": "fr", "spa": "es", "rus": "ru", "ara": "ar"}
 PUD = (("German", "de"), ("French", "fr"), ("Spanish", "es"), ("Russian", "ru"))
 
 
@@ -54,7 +52,6 @@ def prepare(study_dir: Path, shared_data: str) -> dict:
     if shared_data:  # without it the arms stop at {shared} with the message to pass it
         values["bli"] = str(corpus_dictionaries(corpus, f"{shared_data}/dictionaries/en-{{lang}}.5000-6500.txt",
                                                 BLI_LANGUAGES, corpus / "bli"))
-        values["tatoeba"] = str(tatoeba_view(Path(shared_data) / "tatoeba", TATOEBA, corpus / "tatoeba"))
     return values
 
 
@@ -73,7 +70,7 @@ def get_study(size: str = "study") -> Study:
         seeds=(0, 1, 2), eval_every={"smoke": 5}.get(size, 150),  # study: 0, 150, ... 600
         evaluation=dict(pairs="{corpus}/heldout/en-{lang}.test.tsv", layer=layer, max_pairs=1000,
                         mlm_files=tuple(f"{{corpus}}/mono/{lang}.test.txt" for lang in ("en", *LANGUAGES)),
-                        tatoeba="{tatoeba}", langs=tuple(TATOEBA.values()),
+                        tatoeba="{shared}/tatoeba", langs=LANGUAGES,
                         pud=("{shared}/ud/pud/UD_English-PUD/en_pud-ud-test.conllu", *pud),
                         bli_test="{bli}/en-{lang}.txt", bli_langs=BLI_LANGUAGES, bli_method="corpus",
                         bli_corpus="{corpus}/mono/{lang}.train.txt",

@@ -192,30 +192,23 @@ def bible_study_run(size: str, steps: int, learning_rate: float) -> config_dict.
 # languages with a FreeDict train dictionary (../shared/data/dictionaries) for the token-level
 # contrast, three scripts. Each step reads batch monolingual rows and batch verse pairs.
 BIBLE_VECO2_LANGUAGES = ("de", "fr", "es", "ru", "ar")
-# 'base': the same one-phase comparison at paper scale (XLM-R base on Wikipedia in LANGUAGES,
-# xlm_meta_run's setting), for accelerators; the study runs the Bible sizes.
-BIBLE_PARALLEL_SIZES = {"study": dict(steps=600, batch=32, languages="all"),
-                        "demo": dict(steps=150, batch=32, languages="all"),
-                        "smoke": dict(steps=10, batch=8, languages="all"),
-                        "base": dict(steps=200_000, batch=2048, languages=LANGUAGES)}
+BIBLE_PARALLEL_SIZES = {"study": dict(steps=600, batch=32), "demo": dict(steps=150, batch=32),
+                        "smoke": dict(steps=10, batch=8)}
 
 
 def bible_parallel_run(size: str) -> config_dict.ConfigDict:
-    """Everything of an arm of studies/veco2.py but its phase: bible_study_run at `size` (at
-    'base', xlm_meta_run's paper-scale setting) with XLM's language embeddings, as every config
-    that trains `tlm` (tlm_pairs)."""
-    s = BIBLE_PARALLEL_SIZES[size]
-    c = xlm_meta_run("base", BASE) if size == "base" else bible_study_run(size, s["steps"], ONE_PHASE_LR)
+    """Everything of an arm of studies/veco2.py but its phase: bible_study_run at `size` with
+    XLM's language embeddings, as every config that trains `tlm` (tlm_pairs)."""
+    c = bible_study_run(size, BIBLE_PARALLEL_SIZES[size]["steps"], ONE_PHASE_LR)
     add_language_embeddings(c)
     return c
 
 
 def bible_parallel_phase(size: str, objectives: dict) -> config_dict.ConfigDict:
-    """One phase over the size's languages ('all': every language of the corpus; the study's
-    corpus holds six): their text (alpha 0.3) and their English-X pairs (tlm_pairs: the one TLM
-    stream), with `objectives`."""
+    """One phase over every language of the corpus (the study's corpus holds six): their text
+    (alpha 0.3) and their English-X pairs (tlm_pairs: the one TLM stream), with `objectives`."""
     s = BIBLE_PARALLEL_SIZES[size]
-    streams = dict(mono=dict(languages=s["languages"], alpha=0.3), parallel=tlm_pairs(s["languages"]))
+    streams = dict(mono=dict(languages="all", alpha=0.3), parallel=tlm_pairs("all"))
     return phase("xling", s["steps"], s["batch"], streams, objectives)
 
 

@@ -106,7 +106,8 @@ def test_a_trained_text_run_records_its_languages(text_dir, tiny_corpus, tmp_pat
 
 
 def test_reading_a_run_never_builds_a_corpus(text_dir, tok_dir, tmp_path, no_corpus_builds):
-    """config.data.corpus_dir='' names the demo corpus, absent from the (empty) cache."""
+    """config.data.corpus_dir='' names the config's corpus (configs/demo.py: the Bible), absent
+    from the (empty) cache."""
     recorded = text_config(text_dir, "", tmp_path / "cache", model_languages=3)
     write_run(tmp_path / "recorded", recorded, tok_dir, TEXT_LANGUAGES)
     assert encode.load(tmp_path / "recorded").lang_ids == {"en": 0, "fr": 1, "sw": 2}
@@ -117,7 +118,7 @@ def test_reading_a_run_never_builds_a_corpus(text_dir, tok_dir, tmp_path, no_cor
         config = text_config(text_dir, "", tmp_path / "cache", model_languages=3)
         config.data.update(data)
         write_run(tmp_path / name, config, tok_dir)
-        fix = "retrain it" if name == "sources" else r"\(config\.data\.corpus='demo'\), which is missing .*restore it"
+        fix = "retrain it" if name == "sources" else r"\(config\.data\.corpus='bible'\), which is missing .*restore it"
         with pytest.raises(hf.InteropError, match=rf"^{tmp_path / name}: checkpoint 4 does not record .*{fix}"):
             encode.load(tmp_path / name)
     config = text_config(text_dir, "", tmp_path / "cache", model_languages=0)

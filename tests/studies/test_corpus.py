@@ -110,12 +110,3 @@ def test_dictionaries_keep_the_entries_whose_words_the_corpus_uses(tmp_path):
                                              "beginning\tim anfang\nno tab here\n")
     out = corpus.corpus_dictionaries(tmp_path, str(tmp_path / "en-{lang}.test.txt"), ("de",), tmp_path / "bli")
     assert lines(out / "en-de.txt") == ["god\tgott", "heaven\thimmel", "beginning\tim anfang"]
-
-
-def test_tatoeba_view_renames_the_languages_to_the_corpus_codes(tmp_path):
-    (tmp_path / "t").mkdir()
-    (tmp_path / "t/tatoeba.deu-eng.deu").write_text("Hallo\nWelt\n")
-    (tmp_path / "t/tatoeba.deu-eng.eng").write_text("Hello\nWorld\n")
-    out = corpus.tatoeba_view(tmp_path / "t", {"deu": "de"}, tmp_path / "view")
-    assert sorted(p.name for p in out.iterdir()) == ["tatoeba.de-eng.de", "tatoeba.de-eng.eng"]
-    assert lines(out / "tatoeba.de-eng.de") == ["Hallo", "Welt"] and lines(out / "tatoeba.de-eng.eng") == ["Hello", "World"]

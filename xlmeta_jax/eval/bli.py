@@ -42,10 +42,13 @@ def fit_map(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     return alignment.procrustes(alignment.normalize(src), alignment.normalize(tgt))
 
 
-def embedding_vectors(m: Loaded, words: Sequence[str]) -> np.ndarray:
-    """Mean input embedding of each word's pieces (a word of only <unk> gets the <unk> row)."""
-    table = np.asarray(m.params["word_embeddings"]["embedding"], np.float64)
-    return np.stack([table[ids].mean(0) if len(ids) else np.zeros(table.shape[1]) for ids in m.tok.encode(list(words))])
+def embedding_vectors(m: Loaded, words: Sequence[str], lang: str | None = None) -> np.ndarray:
+    """Mean input embedding of each word's pieces (a word of only <unk> gets the <unk> row);
+    English on a TreLM run from its source table, in whose space the transfer put the other."""
+    table = m.params["source_word_embeddings"] if m.reads_source(lang) else m.params["word_embeddings"]["embedding"]
+    table = np.asarray(table, np.float64)
+    return np.stack([table[ids].mean(0) if len(ids) else np.zeros(table.shape[1])
+                     for ids in m.tokenizer(lang).encode(list(words))])
 
 
 def _occurrences(word: str, lines: Sequence[str], limit: int) -> list[tuple[int, int, int]]:
@@ -71,7 +74,7 @@ def corpus_vectors(m: Loaded, words: Sequence[str], lines: Sequence[str], *, lay
     needed = sorted({i for hits in spans.values() for i, _, _ in hits})
     states = dict(zip(needed, hidden_states(m, [lines[i] for i in needed], lang=lang, layers=[layer],
                                             batch_size=batch_size, max_len=max_len)))
-    ends = dict(zip(needed, (e for _, e in m.tok.encode_with_offsets([lines[i] for i in needed]))))
+    ends = dict(zip(needed, (e for _, e in m.tokenizer(lang).encode_with_offsets([lines[i] for i in needed]))))
     out = sentence_vectors(m, words, layers=[layer], lang=lang, batch_size=batch_size, max_len=max_len)[0]
     found = 0
     for w_index, w in enumerate(words):
@@ -93,7 +96,7 @@ def word_vectors(m: Loaded, words: Sequence[str], *, method: str, layer: int, la
                  lines: Sequence[str] | None = None, occurrences: int = 10) -> tuple[np.ndarray, int]:
     """(vectors, words found in context: all of them unless method='corpus')."""
     if method == "embeddings":
-        return embedding_vectors(m, words), len(words)
+        return embedding_vectors(m, words, lang), len(words)
     if method == "isolated":
         return sentence_vectors(m, words, layers=[layer], lang=lang)[0], len(words)
     if method == "corpus":

@@ -143,6 +143,7 @@ def evaluate(m: Loaded, train: Sequence[Sentence], dev: Sequence[Sentence], targ
     """Accuracy per target language (the keys of `targets`), mean and std over seeds."""
     if len(train) < batch_size:
         raise EvalError(f"pos: the train file has {len(train)} sentences, fewer than --pos_batch_size={batch_size}")
+    m.check_languages([train_lang, *targets])
     tags = tag_set(train)
     runs = []
     for seed in seeds:

@@ -3,7 +3,7 @@ parallel multi-way set aligned by `# sent_id`), `english<TAB>foreign` TSV files 
 pairs), MUSE-style dictionaries, plain text.
 
 Nothing here knows a language list: languages come from file names, so any language
-in these formats works.
+in these formats works (Tatoeba's ISO 639-3 codes also answer to a run's codes for them).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from xlmeta_jax.data import sources
+from xlmeta_jax.eval import languages
 from xlmeta_jax.eval.encode import EvalError
 
 _TATOEBA = re.compile(r"^tatoeba\.([^.]+)-eng\.\1$")
@@ -25,23 +26,28 @@ def _lines(path: Path) -> list[str]:
 
 
 def tatoeba(folder: str | Path, langs: Sequence[str] | None = None) -> dict[str, tuple[list[str], list[str]]]:
-    """{lang: (sentences in lang, their English translations)} from `tatoeba.<lang>-eng.<lang>` and
-    `tatoeba.<lang>-eng.eng` (line i translates line i); all languages present by default."""
+    """{lang: (sentences in lang, their English translations)} from `tatoeba.<code>-eng.<code>` and
+    `tatoeba.<code>-eng.eng` (line i translates line i); all languages present by default, keyed by
+    their file codes. `langs` may name a language by its file code (`deu`) or by a run's code for
+    it (`de`: eval/languages.py): the result keeps the name asked, so that a study's Tatoeba
+    numbers sit beside its other numbers for the same language."""
     folder = Path(folder)
     if not folder.is_dir():
         raise EvalError(f"{folder}: no such Tatoeba folder (expected tatoeba.<lang>-eng.<lang> and .eng files)")
     present = sorted(m.group(1) for p in folder.iterdir() if (m := _TATOEBA.match(p.name)))
     if not present:
         raise EvalError(f"{folder}: no tatoeba.<lang>-eng.<lang> files")
-    missing = sorted(set(langs or ()) - set(present))
+    codes = {lang: languages.matching(lang, present) for lang in langs or present}
+    missing = sorted(lang for lang, found in codes.items() if len(found) != 1)
     if missing:
-        raise EvalError(f"--langs {missing}: not in {folder}; present: {','.join(present)}")
+        raise EvalError(f"--langs {missing}: not in {folder}, under these codes or their ISO 639-3 ones; "
+                        f"present: {','.join(present)}")
     out = {}
-    for lang in langs or present:
-        x = _lines(folder / f"tatoeba.{lang}-eng.{lang}")
-        en = _lines(folder / f"tatoeba.{lang}-eng.eng")
+    for lang, (code,) in codes.items():
+        x = _lines(folder / f"tatoeba.{code}-eng.{code}")
+        en = _lines(folder / f"tatoeba.{code}-eng.eng")
         if len(x) != len(en):
-            raise EvalError(f"{folder}/tatoeba.{lang}-eng.*: {len(x)} and {len(en)} lines; line i of one must "
+            raise EvalError(f"{folder}/tatoeba.{code}-eng.*: {len(x)} and {len(en)} lines; line i of one must "
                             f"translate line i of the other")
         out[lang] = (x, en)
     return out

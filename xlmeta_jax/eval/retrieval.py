@@ -40,6 +40,7 @@ def evaluate(m: Loaded, pairs: dict[str, tuple[list[str], list[str]]], *, layer:
     """Retrieval for {lang: (sentences, English translations)}: per language and averaged,
     at `layer` (default: the middle) and at the layers below it (`by_layer`, index = layer;
     the same forward pass gives them); `all_layers` computes the layers above too."""
+    m.check_languages(["en", *pairs])
     layer = middle_layer(m) if layer is None else layer % (m.num_layers + 1)
     layers = list(range((m.num_layers if all_layers else layer) + 1))
     last_english: list = [None, None]  # a multi-way set shares its English side: encode it once
@@ -93,6 +94,11 @@ def training_curve(cfg, m: Loaded) -> Callable[[dict], dict[str, float]] | None:
     except (EvalError, KeyError) as e:
         raise ConfigError(f"config.eval.retrieval: {e} (set tatoeba to a Tatoeba folder, pud to CoNLL-U files "
                           f"including an en_* one)") from None
+    try:  # at start-up, not at the first evaluation
+        for pairs in sets.values():
+            m.check_languages(["en", *pairs])
+    except EvalError as e:
+        raise ConfigError(f"config.eval.retrieval: {e}") from None
 
     def curve(params) -> dict[str, float]:
         loaded = dataclasses.replace(m, params=params)

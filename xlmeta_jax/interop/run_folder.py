@@ -4,8 +4,10 @@ the same checkpoint, check the same tokenizer and see the same run facts.
 
 WORKDIR holds checkpoints/<step>/ (orbax items `state` and `meta`, written by
 training/checkpoint.py), tokenizer/sentencepiece.bpe.model, config.json, metrics.jsonl and
-eval/*.json. A run's facts are its checkpoint's `meta`: `config` (the resolved config, the
-model's shape included) and `languages` (the language codes in id order: id = index).
+eval/*.json; a TreLM run also source_tokenizer/sentencepiece.bpe.model, its source's tokenizer,
+which read the English side of its pairs. A run's facts are its checkpoint's `meta`: `config`
+(the resolved config, the model's shape included) and `languages` (the language codes in id
+order: id = index).
 Re-deriving them from the config instead goes wrong: `languages='all'` means whatever the
 sources held when the run started, and a config that names text:/tfds: sources says nothing
 about the corpus folder.
@@ -91,6 +93,29 @@ def run_tokenizer(workdir: Path, step: int, meta: dict) -> Tokenizer:
     if meta.get("tokenizer_sha256") not in (None, tok.sha256):  # None: checkpoints older than the hash
         raise InteropError(f"{tok_dir}: differs from the tokenizer checkpoint {step} was trained with; "
                            f"restore the original tokenizer folder")
+    return tok
+
+
+SOURCE_TOKENIZER = "source_tokenizer"  # WORKDIR/source_tokenizer/, written at a TreLM run's transfer
+
+
+def source_tokenizer(ckpt: Checkpoint) -> Tokenizer | None:
+    """A TreLM run's source tokenizer (None for a model without a source vocabulary): the run
+    keeps its own copy, since config.transfer.source may be a path relative to where it trained
+    or a folder since moved; refused unless its ids fit the model's source table."""
+    size = ckpt.model_config.source_vocab
+    if not size:
+        return None
+    folder = ckpt.workdir / SOURCE_TOKENIZER
+    source = ckpt.config["transfer"]["source"]
+    if not (folder / tokenizer.MODEL_FILE).is_file():
+        raise InteropError(f"{folder / tokenizer.MODEL_FILE}: missing; this TreLM run reads English with its "
+                           f"transfer source's tokenizer: copy {tokenizer.MODEL_FILE} of the source ({source}: its "
+                           f"tokenizer/ folder, or the folder itself for a Hugging Face one) there")
+    tok = tokenizer.load(folder)
+    if tok.vocab_size != size:
+        raise InteropError(f"{folder}: a tokenizer of {tok.vocab_size} ids, but the model's source table has {size}; "
+                           f"restore the tokenizer of the run's transfer source ({source})")
     return tok
 
 

@@ -118,16 +118,6 @@ def language_view(corpus: Path, lang: str, folders: Sequence[str] = ("heldout", 
     return view
 
 
-def tatoeba_view(folder: Path, codes: Mapping[str, str], out: Path) -> Path:
-    """out/tatoeba.<code>-eng.{<code>,eng} for each Tatoeba language of `codes` (its ISO 639-3
-    code -> the corpus's): evaluation looks a language's vector up by the run's own codes."""
-    for iso3, code in codes.items():
-        for side, name in ((iso3, code), ("eng", "eng")):
-            text = (Path(folder) / f"tatoeba.{iso3}-eng.{side}").read_text(encoding="utf-8")
-            write_lines(out / f"tatoeba.{code}-eng.{name}", text.splitlines())
-    return out
-
-
 def words(lines: Iterable[str]) -> set[str]:
     return {w for line in lines for w in WORD.findall(line.lower())}
 

@@ -8,7 +8,7 @@ phase, and the grain iterator state of iterator streams (data/incremental.py), w
 are not a function of the step alone.
 Saves are asynchronous; orbax writes into a temporary folder and renames it
 when complete, so a crash mid-save never leaves a checkpoint restore would pick.
-The last `keep` checkpoints and every phase-end checkpoint are kept.
+The last `keep` checkpoints, every phase-end checkpoint and a step-0 one are kept.
 """
 from __future__ import annotations
 
@@ -102,8 +102,9 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         if jax.process_index() == 0:  # a finished run is read by interop/run_folder.py, never through here
             probe_writable(self.directory)
+        # A checkpoint at step 0 is a start no seed recomputes (training/start.py): the run's floor.
         preserve = policies.AnyPreservationPolicy(
-            [policies.LatestN(keep), policies.CustomSteps(list(phase_end_steps))])
+            [policies.LatestN(keep), policies.CustomSteps([0, *phase_end_steps])])
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(
                 preservation_policy=preserve, enable_async_checkpointing=True, create=True))

@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 
 from xlmeta_jax import config as config_lib
+from xlmeta_jax.data import inputs as inputs_lib
 from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.interop import hf
 from xlmeta_jax.methods.trelm import transfer
@@ -34,7 +35,7 @@ def initial_state(ckpt: Checkpointer, prog: program.Program, config, inputs, tex
                   workdir: Path):
     """(state, step, data position): the newest readable checkpoint's, else a fresh state at
     step 0 — initialised from config.init.from_hf or transferred from `source` if asked (a
-    checkpoint, once there is one, wins)."""
+    checkpoint, once there is one, wins). A transferred start is saved as checkpoint 0."""
     restored = restore(ckpt, prog, config, inputs.tok.sha256, workdir)
     if restored is not None:
         return restored
@@ -45,7 +46,23 @@ def initial_state(ckpt: Checkpointer, prog: program.Program, config, inputs, tex
     if source:
         params = transfer.transferred(config, source, inputs, texts, host_params(state.params), prog.model, workdir)
         state = state.replace(params=jax.device_put(params, prog.state_sh.params))
+        # No seed recomputes a transferred start: saved, it is the floor evaluation measures
+        # (studies/runner.py load_at) and where a restart resumes without transferring again.
+        ckpt.save(0, state, checkpoint_meta(config, inputs, 0, 0), START_POSITION)
     return state, 0, None
+
+
+# The data position before the first batch of phase 0 (as the loop saves one: the phase, and
+# the step in it); its streams have read nothing, so none has a state to restore.
+START_POSITION = {"phase_index": 0, "step": 0}
+
+
+def checkpoint_meta(config, inputs: inputs_lib.RunInputs, index: int, step_in_phase: int) -> dict:
+    """What a checkpoint records beside the state: where in the phases it is, and the run facts
+    that evaluation and export read back (tokenizer, language ids in id order, config)."""
+    return {"phase_index": index, "phase": config.phases[index].name, "step_in_phase": step_in_phase,
+            "tokenizer_sha256": inputs.tok.sha256, "languages": inputs.languages,
+            "config": config_lib.to_plain(config)}
 
 
 def restore(ckpt: Checkpointer, prog: program.Program, config, tokenizer_sha: str, workdir: Path):

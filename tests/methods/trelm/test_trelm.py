@@ -1,21 +1,27 @@
 """TreLM through the real CLI on the tiny corpus: an English source run, then the transfer to
-German. The first phase trains only the new word table, its output bias and the TRILayer:
-everything else stays bit-identical to the source model; the second phase trains all but
-the source word table; the result exports as a plain XLM-R with one more block."""
+German. The transferred start is checkpoint 0; the first phase trains only the new word table,
+its output bias and the TRILayer: everything else stays bit-identical to the source model; the
+second phase trains all but the source word table; the result exports as a plain XLM-R with one
+more block, and its run folder reads English through the source's vocabulary."""
+import dataclasses
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SENTENCES
+from tests.conftest import EN_OF, ROOT, SENTENCES
 from xlmeta_jax.data import pipeline
-from xlmeta_jax.eval import encode
+from xlmeta_jax.eval import encode, retrieval
 from xlmeta_jax.interop import hf
+from xlmeta_jax.model.encoder import Encoder
+from xlmeta_jax.studies import runner
 
 TINY = ["--config.tokenizer.vocab_size=200", "--config.tokenizer.character_coverage=1.0"]
 
@@ -27,15 +33,22 @@ def train(*args):
     return r
 
 
+def transfer(source, workdir, corpus):
+    """The transfer to German; checkpoints every 10 steps (the phase ends), keep=1: only the
+    preservation policy keeps checkpoint 0."""
+    german = "('de',)"
+    train("--config=configs/trelm.py:smoke", f"--workdir={workdir}", f"--config.data.corpus_dir={corpus}",
+          f"--config.transfer.source={source}", f"--config.phases[0].streams.mono.languages={german}",
+          f"--config.phases[0].streams.parallel.languages={german}",
+          f"--config.phases[1].streams.mono.languages={german}", "--config.checkpoint.keep=1")
+
+
 @pytest.fixture(scope="module")
 def runs(tiny_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("trelm")
-    data = f"--config.data.corpus_dir={tiny_corpus}"
-    train("--config=configs/trelm.py:smoke_source", f"--workdir={root / 'source'}", data)
-    german = "('de',)"
-    train("--config=configs/trelm.py:smoke", f"--workdir={root / 'transfer'}", data,
-          f"--config.transfer.source={root / 'source'}", f"--config.phases[0].streams.mono.languages={german}",
-          f"--config.phases[0].streams.parallel.languages={german}", f"--config.phases[1].streams.mono.languages={german}")
+    train("--config=configs/trelm.py:smoke_source", f"--workdir={root / 'source'}",
+          f"--config.data.corpus_dir={tiny_corpus}")
+    transfer(root / "source", root / "transfer", tiny_corpus)
     return root
 
 
@@ -108,3 +121,74 @@ def test_run_folder_and_its_export_give_every_layer_alike(runs, tmp_path):
         full.append(np.asarray(h)[:, 0, 1:-1].mean(1))  # [layers + 1, hidden]: the pieces, <s> and </s> left out
     np.testing.assert_allclose(encode.sentence_vectors(run, sentences, layers=layers), np.stack(full, 1), atol=1e-5)
     assert [h.shape[0] for h in encode.hidden_states(run, sentences)] == [len(layers)] * len(sentences)
+
+
+def test_the_transferred_start_is_checkpoint_0_and_the_floor(runs):
+    """No seed recomputes a transferred start: the run saves it as checkpoint 0, keeps it (keep=1
+    here) and the study runner evaluates it as the floor instead of a random initialisation."""
+    steps = runner.checkpoint_steps(runs / "transfer")
+    assert steps == [0, 10, 20]
+    start = flat(encode.load(runs / "transfer", step=0).params)
+    source = flat(encode.load(runs / "source").params)
+    for name, value in start.items():
+        if name.startswith(("layer_", "lm_dense/", "position_embeddings/")):
+            assert value.tobytes() == source[name].tobytes(), name
+        elif name.startswith("tri_layer/"):
+            assert value.tobytes() == source[name.replace("tri_layer", "layer_0")].tobytes(), name
+    fresh = flat(encode.load(runs / "transfer", initial=True).params)
+    assert not np.array_equal(start["word_embeddings/embedding"], fresh["word_embeddings/embedding"])
+    floor = runner.load_at(runs / "transfer", 0, steps)
+    assert floor.step == 0 and floor.source.endswith("@0")
+
+
+def test_a_run_stopped_after_its_transferred_start_resumes_from_it(runs, tiny_corpus, tmp_path):
+    """A run folder holding only checkpoint 0 (stopped before its first save) continues from it,
+    without transferring again (no transfer.json is written), to the very parameters of the
+    uninterrupted run."""
+    workdir = tmp_path / "resumed"
+    shutil.copytree(runs / "transfer" / "checkpoints" / "0", workdir / "checkpoints" / "0")
+    for folder in ("tokenizer", "source_tokenizer"):
+        shutil.copytree(runs / "transfer" / folder, workdir / folder)
+    transfer(runs / "source", workdir, tiny_corpus)
+    assert not (workdir / "transfer.json").exists()
+    final = json.loads((workdir / "final.json").read_text())
+    assert final == json.loads((runs / "transfer" / "final.json").read_text())
+
+
+def test_english_is_read_through_the_source_vocabulary(runs):
+    """The run folder reads English as the cross-lingual LM read it: the source's pieces, the
+    source table, then (with the sentence as its own target) the TRILayer and the blocks above.
+    Checked against two forwards built by hand: below the TRILayer, the plain encoder with the
+    source table as its word table; at the top, the objective's own `cross_lingual` logits."""
+    run, source = encode.load(runs / "transfer"), encode.load(runs / "source")
+    assert run.source_tok.sha256 == source.tok.sha256
+    assert run.tokenizer("en") is run.tokenizer("eng") is run.source_tok and run.tokenizer("de") is run.tok
+    cfg, params, tri = run.model.cfg, run.params, run.model.tri_position
+    plain = Encoder(dataclasses.replace(cfg, vocab_size=cfg.source_vocab, source_vocab=0))
+    plain_params = {**{k: v for k, v in params.items() if k != "source_word_embeddings"},
+                    "word_embeddings": {"embedding": params["source_word_embeddings"]},
+                    "lm_bias": np.zeros(cfg.source_vocab, np.float32)}
+    english = SENTENCES["en"]
+    states = encode.hidden_states(run, english, lang="en")
+    for sentence, h in zip(english, states):
+        ids = source.tok.encode([sentence])[0]
+        row = {k: v[None] for k, v in pipeline.side_row(ids, len(ids) + 2, 0).items()}
+        assert h.shape == (run.num_layers + 1, len(ids) + 2, cfg.hidden)
+        below = plain.apply({"params": plain_params}, row["tokens"], row["positions"], row["segment_ids"],
+                            deterministic=True, layer="all", method=plain.encode)
+        np.testing.assert_allclose(h[:tri + 1], np.asarray(below)[:tri + 1, 0], atol=1e-5)
+        sides = {"tokens": row["tokens"], "positions": row["positions"], "segment_ids": row["segment_ids"]}
+        logits = run.model.apply({"params": params}, sides, jnp.arange(len(ids) + 2)[None], row["positions"],
+                                 row["segment_ids"], deterministic=True, method=run.model.cross_lingual)
+        top = run.model.apply({"params": params}, h[-1], method=run.model.mlm_logits)
+        np.testing.assert_allclose(top, np.asarray(logits)[0], atol=1e-4)
+    pooled = encode.sentence_vectors(run, english, layers=[run.num_layers], lang="en")[0]
+    np.testing.assert_allclose(pooled, np.stack([h[-1, 1:-1].mean(0) for h in states]), atol=1e-5)
+    pairs = {"de": (SENTENCES["de"], [english[i] for i in EN_OF])}
+    assert set(retrieval.evaluate(run, pairs)["per_language"]["de"]) == {"x2en", "en2x", "mean", "n"}
+
+
+def test_a_run_folder_without_its_source_tokenizer_says_where_it_comes_from(runs, tmp_path):
+    shutil.copytree(runs / "transfer", tmp_path / "run", ignore=shutil.ignore_patterns("source_tokenizer"))
+    with pytest.raises(hf.InteropError, match=r"source_tokenizer/sentencepiece\.bpe\.model: missing.*source"):
+        encode.load(tmp_path / "run")

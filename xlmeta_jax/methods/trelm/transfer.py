@@ -41,6 +41,7 @@ from xlmeta_jax.data import tokenizer as tokenizer_lib
 from xlmeta_jax.eval import alignment
 from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.eval.encode import load as load_model
+from xlmeta_jax.interop import run_folder
 from xlmeta_jax.methods.trelm import alignment_game
 from xlmeta_jax.parallel.hosts import first_process
 
@@ -302,7 +303,8 @@ def load_source(config) -> Loaded | None:
 
 def transferred(config, source: Loaded, inputs, texts, params, model, workdir: Path) -> dict:
     """TreLM's start: the source encoder's weights moved under the new language's vocabulary
-    (`start`); what was done goes to WORKDIR/transfer.json."""
+    (`start`); what was done goes to WORKDIR/transfer.json, the source's tokenizer to
+    WORKDIR/source_tokenizer/."""
     params, info = start(
         config.transfer, source.params, source.tok, inputs.tok, params, model.tri_position,
         target_lines=[l for lang in texts.mono_train for l in texts.mono_train[lang]]
@@ -313,4 +315,14 @@ def transferred(config, source: Loaded, inputs, texts, params, model, workdir: P
     log.info("transfer from %s: %s", source.source, json.dumps(info))
     if first_process():
         (workdir / "transfer.json").write_text(json.dumps({"source": source.source, **info}, indent=2))
+        save_tokenizer(source.tok, workdir / run_folder.SOURCE_TOKENIZER)
     return params
+
+
+def save_tokenizer(tok: tokenizer_lib.Tokenizer, folder: Path) -> None:
+    """The source's tokenizer into the run folder, where evaluation reads English with it
+    (interop/run_folder.py source_tokenizer); written whole or not at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{tokenizer_lib.MODEL_FILE}.tmp"
+    tmp.write_bytes(tok.sp.serialized_model_proto())
+    tmp.replace(folder / tokenizer_lib.MODEL_FILE)
