@@ -67,6 +67,44 @@ def test_validation_is_per_language(run):
         assert 0 <= evals[-1][f"eval/{lang}/acc"] <= 1
 
 
+def test_evaluation_and_checkpoint_seconds_are_on_the_line_of_their_step(run):
+    _, _, records = run
+    timed = {r["step"]: r for r in records if "loss" in r and ("eval_seconds" in r or "checkpoint_seconds" in r)}
+    assert sorted(timed) == [6, 12, 18, 24]  # eval.every = checkpoint.every = 6, a line per step
+    assert all(r["eval_seconds"] > 0 and r["checkpoint_seconds"] > 0 for r in timed.values())
+
+
+def test_tokens_per_sec_leaves_out_a_slow_side_task(tiny_corpus, tmp_path, monkeypatch):
+    """On a clock that moves 1 s per step, 100 s per evaluation and 10 s per checkpoint, every
+    window trains at its tokens per step, whatever ran beside its steps."""
+    from types import SimpleNamespace
+
+    from xlmeta_jax.training import metrics
+
+    now = [0.0]
+    monkeypatch.setattr(metrics, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def taking(seconds, f):
+        def timed(*args, **kwargs):
+            out = f(*args, **kwargs)
+            now[0] += seconds
+            return out
+        return timed
+
+    monkeypatch.setattr(metrics.MetricsWriter, "advance", taking(1.0, metrics.MetricsWriter.advance))
+    monkeypatch.setattr(validation.Validation, "__call__", taking(100.0, validation.Validation.__call__))
+    monkeypatch.setattr(Checkpointer, "save", taking(10.0, Checkpointer.save))
+    c = config_for(tiny_corpus)
+    c.phases = c.phases[:1]
+    c.log_every, c.eval.every, c.checkpoint.every = 3, 6, 12
+    loop.train(c, tmp_path)
+    lines = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    assert [(r["step"], r.get("eval_seconds"), r.get("checkpoint_seconds")) for r in lines] == \
+        [(3, None, None), (6, 100.0, None), (9, None, None), (12, 100.0, 10.0)]
+    slots = c.phases[0].batch_size * c.data.seq_len  # tokens per step at most
+    assert all(slots / 2 < r["tokens_per_sec"] <= slots for r in lines)
+
+
 def test_workdir_layout_and_phase_end_checkpoints(run):
     workdir, _, _ = run
     for name in ("checkpoints", "metrics.jsonl", "tb", "tokenizer/sentencepiece.bpe.model", "config.json"):

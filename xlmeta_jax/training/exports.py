@@ -26,9 +26,8 @@ class PeriodicExport:
         every_n = bool(self.cfg.every) and step % self.cfg.every == 0
         return every_n or bool(self.cfg.phase_end and at_phase_end)
 
-    def __call__(self, step: int, at_phase_end: bool, params) -> None:
-        if not self.due(step, at_phase_end):
-            return
+    def __call__(self, step: int, params) -> None:
+        """Writes step `step`'s folder (the loop asks `due` first)."""
         params = host_params(params)  # a collective: every process takes part
         if first_process():
             out = Path(self.cfg.dir or self.workdir / "hf") / f"step_{step}"

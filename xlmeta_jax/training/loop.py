@@ -82,14 +82,16 @@ def train(config, workdir: str | Path) -> dict:
                 log_now = step % config.log_every == 0 or at_end
                 if log_now or save or export.due(step):  # nothing is written after a bad step
                     window.fetch(keep_finite)
-                if log_now and (means := window.close()):
-                    writer.write(step, phase.name, means)
-                if step % config.eval.every == 0 or at_end:
-                    writer.write(step, phase.name, validation(state.params))
+                if step % config.eval.every == 0 or at_end:  # side tasks: timed apart from the steps
+                    writer.write(step, phase.name, window.aside("eval", validation, state.params))
                 if save:
-                    ckpt.save(step, state, checkpoint_meta(config, inputs, index, step - first),
-                              {"phase_index": index, **batches.get_state()})
-                export(step, at_end, state.params)
+                    window.aside("checkpoint", ckpt.save, step, state,
+                                 start.checkpoint_meta(config, inputs, index, step - first),
+                                 {"phase_index": index, **batches.get_state()})
+                if export.due(step, at_end):
+                    window.aside("export", export, step, state.params)
+                if log_now and (means := window.close()):  # after the side tasks: the line reports their seconds
+                    writer.write(step, phase.name, means)
                 maybe_kill(step, ckpt.wait)
                 if stop:
                     raise Preempted(step, phase.name, stop)
@@ -105,10 +107,3 @@ def headline(config, inputs, prog, state, step: int) -> str:
             f"{inputs.tok.vocab_size}, {sum(x.size for x in jax.tree.leaves(state.params)) / 1e6:.1f}M params, "
             f"mesh {dict(prog.mesh.shape)}, starting at step {step}")
 
-
-def checkpoint_meta(config, inputs: inputs_lib.RunInputs, index: int, step_in_phase: int) -> dict:
-    """What a checkpoint records beside the state: where in the phases it is, and the run facts
-    that evaluation and export read back (tokenizer, language ids in id order, config)."""
-    return {"phase_index": index, "phase": config.phases[index].name, "step_in_phase": step_in_phase,
-            "tokenizer_sha256": inputs.tok.sha256, "languages": inputs.languages,
-            "config": config_lib.to_plain(config)}

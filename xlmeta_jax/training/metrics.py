@@ -9,11 +9,13 @@ import math
 import resource
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import jax
 import numpy as np
 from tqdm import tqdm
+
+T = TypeVar("T")
 
 
 def _plain(v):
@@ -63,35 +65,50 @@ class MetricsWriter:
 class Window:
     """The steps since the last log line: their metrics (left on the device until fetched, so
     that logging does not synchronise every step), the tokens they read, their languages, and
-    the time since the first of them. `share`: this process sees 1/share of each batch."""
+    their training time: the time since the window opened less the side tasks run in it
+    (evaluation, checkpoint, export), whose seconds the log line reports apart, so that
+    `tokens_per_sec` is the training's own. `share`: this process sees 1/share of each batch."""
 
     def __init__(self, languages: list[str], share: float):
         self.languages, self.share = languages, share
         self.pending: list[tuple[int, dict]] = []
         self.history: list[dict] = []
-        self.tokens, self.seen, self.tick = 0, set(), None
+        self.tokens, self.seen, self.tick, self.side = 0, set(), None, {}
 
     def add(self, step: int, metrics: dict, batch: dict) -> None:
         self.pending.append((step, metrics))
-        if self.tick is None:  # a phase's first step compiles: time from after it
+        if self.tick is None:  # a phase's first step compiles, then runs after the call returns: time from its end
+            jax.block_until_ready(metrics)
             self.tick = time.perf_counter()
         else:
             self.tokens += sum(int((b["segment_ids"] > 0).sum()) for b in batch.values())
-        self.seen.update(self.languages[i] for b in batch.values() for i in b["row_lang"])
+        self.seen.update(np.unique(np.concatenate([b["row_lang"] for b in batch.values()])).tolist())
 
     def fetch(self, keep: Callable[[list[tuple[int, dict]]], list[dict]]) -> None:
         """Moves the pending metrics to the host through `keep` (the non-finite policy)."""
         self.history += keep(self.pending)
         self.pending = []
 
+    def aside(self, name: str, task: Callable[..., T], *args) -> T:
+        """`task(*args)`, its seconds reported as `<name>_seconds` and left out of the training
+        time. JAX runs the steps dispatched before it asynchronously: the task's arrays are
+        waited for first, on the training clock, or the task's clock would hold those steps."""
+        jax.block_until_ready(args)
+        start = time.perf_counter()
+        result = task(*args)
+        self.side[name] = self.side.get(name, 0.0) + time.perf_counter() - start
+        return result
+
     def close(self) -> dict | None:
-        """Means of the fetched metrics, throughput and peak host memory; starts a new window."""
+        """Means of the fetched metrics, throughput, side-task seconds and peak host memory;
+        starts a new window."""
         if not self.history:
             return None
-        elapsed = time.perf_counter() - self.tick
+        elapsed = time.perf_counter() - self.tick - sum(self.side.values())
         out = {k: float(np.mean([h[k] for h in self.history])) for k in self.history[0] if k != "finite"}
-        out.update(languages=",".join(sorted(self.seen)),
+        out.update(languages=",".join(sorted(self.languages[i] for i in self.seen)),
                    tokens_per_sec=self.tokens * self.share / elapsed if self.tokens and elapsed > 0 else None,
-                   host_peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
-        self.history, self.tokens, self.seen, self.tick = [], 0, set(), time.perf_counter()
+                   host_peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+                   **{f"{name}_seconds": seconds for name, seconds in self.side.items()})
+        self.history, self.tokens, self.seen, self.tick, self.side = [], 0, set(), time.perf_counter(), {}
         return out
