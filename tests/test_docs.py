@@ -17,6 +17,8 @@ import functools
 import importlib.util
 import re
 import shutil
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -231,6 +233,15 @@ def test_config_reference_has_every_key():
     keys = config_lib.flatten(config_lib.to_plain(config_lib.base_config()))
     missing = [k for k in keys if "`" + re.sub(r"^phases\[\d+\]", "phases[i]", k) + "`" not in text]
     assert missing == []
+
+
+def test_the_site_builds_in_strict_mode(tmp_path: Path):
+    """MkDocs installs with the test extra in ~3 s, so the site build (strict: a warning, e.g. a
+    link to a missing page, fails it) runs here rather than only in `make docs`."""
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+                        str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "configs" / "index.html").is_file()
 
 
 def test_readme_is_a_front_door():
