@@ -277,11 +277,11 @@ def test_a_damaged_row_group_is_skipped_and_counted_the_rest_read(tmp_path, capl
     ("parquet", b"PAR1 not really", r"not a readable Parquet file \(.*\); replace it or remove it"),
     ("jsonl", b"{bad\n[1]\n", r"no record with text in \['text'\] .*: 2 line\(s\) that are not JSON objects; "
                               r"replace the file or remove it from the pattern"),
-    ("jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 1000)[:60],
+    ("jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 1000, mtime=0)[:60],
      r"cannot be read after \d+ line\(s\) \(EOFError: .*\); the file is damaged, truncated"),
     ("jsonl.zst", b"plain text, not zstd\n", r"cannot be read after 0 line\(s\) \(ZstdError"),
     ("jsonl.gz", b'{"text": "not gzip"}\n', r"cannot be read after 0 line\(s\) \(BadGzipFile"),
-])
+], ids=["parquet", "jsonl", "truncated-gzip", "not-zstd", "not-gzip"])  # ids: xdist workers must collect equal names
 def test_a_file_that_cannot_be_read_is_refused_with_its_path(tmp_path, suffix, content, message):
     (tmp_path / f"en.train.{suffix}").write_bytes(content)
     message = f"en\\.train\\.{suffix.replace('.', '[.]')}: {message}"
