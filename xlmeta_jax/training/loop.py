@@ -53,7 +53,7 @@ def train(config, workdir: str | Path) -> dict:
         export = PeriodicExport(config, workdir, prog.model.cfg)
         export.check(state.params)
         start.write_config(config, workdir)
-        validation = Validation(config, prog.model, inputs, prog.mesh, prog.rules)
+        validation = Validation(config, prog.model, inputs, prog.mesh, prog.rules, source and source.tok)
         writer = MetricsWriter(workdir, ends[-1], step)
         held.callback(writer.close)
         writer.message(headline(config, inputs, prog, state, step))

@@ -18,11 +18,13 @@ from xlmeta_jax.parallel.hosts import host_params
 
 
 class Validation:
-    def __init__(self, config, model, inputs: inputs_lib.RunInputs, mesh, rules):
+    def __init__(self, config, model, inputs: inputs_lib.RunInputs, mesh, rules, source_tok=None):
+        """`source_tok`: a TreLM run's source tokenizer; the curve reads English through it, as
+        training did and as the evaluation of its checkpoints does (eval/encode.py)."""
         self.model, self.mesh, self.rules = model, mesh, rules
         self.sets = inputs_lib.eval_batches(config, inputs)
         self.curve = retrieval.training_curve(curve_config(config.eval.retrieval, inputs.corpus_dir),
-                                              Loaded(model, {}, inputs.tok, inputs.ids, "", None))
+                                              Loaded(model, {}, inputs.tok, inputs.ids, "", None, source_tok))
 
     def retrieval(self, params) -> dict[str, float]:
         """The retrieval curve's point (at step 0: the floor, the same model measured the same way)."""

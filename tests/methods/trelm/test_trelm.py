@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import EN_OF, ROOT, SENTENCES
 from xlmeta_jax.data import pipeline
-from xlmeta_jax.eval import encode, retrieval
+from xlmeta_jax.eval import encode, readers, retrieval
 from xlmeta_jax.interop import hf
 from xlmeta_jax.model.encoder import Encoder
 from xlmeta_jax.studies import runner
@@ -40,7 +40,8 @@ def transfer(source, workdir, corpus):
     train("--config=configs/trelm.py:smoke", f"--workdir={workdir}", f"--config.data.corpus_dir={corpus}",
           f"--config.transfer.source={source}", f"--config.phases[0].streams.mono.languages={german}",
           f"--config.phases[0].streams.parallel.languages={german}",
-          f"--config.phases[1].streams.mono.languages={german}", "--config.checkpoint.keep=1")
+          f"--config.phases[1].streams.mono.languages={german}", "--config.checkpoint.keep=1",
+          f"--config.eval.retrieval.pairs={corpus}/parallel/en-{{lang}}.valid.tsv")
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +187,24 @@ def test_english_is_read_through_the_source_vocabulary(runs):
     np.testing.assert_allclose(pooled, np.stack([h[-1, 1:-1].mean(0) for h in states]), atol=1e-5)
     pairs = {"de": (SENTENCES["de"], [english[i] for i in EN_OF])}
     assert set(retrieval.evaluate(run, pairs)["per_language"]["de"]) == {"x2en", "en2x", "mean", "n"}
+
+
+def test_the_training_curve_reads_english_as_the_evaluation_of_its_checkpoint_does(runs, tiny_corpus):
+    """metrics.jsonl's retrieval at the last step equals the evaluation of the last checkpoint,
+    which reads English through the source vocabulary; read through the target's, it differs."""
+    logged = [json.loads(line) for line in (runs / "transfer" / "metrics.jsonl").read_text().splitlines()]
+    logged = {k: v for row in logged if row["step"] == 20 for k, v in row.items() if k.startswith("retrieval/")}
+    cfg = json.loads((runs / "transfer" / "config.json").read_text())["eval"]["retrieval"]
+    pairs = readers.tsv_pairs(str(tiny_corpus / "parallel" / "en-{lang}.valid.tsv"), "pairs")
+    run = encode.load(runs / "transfer", step=20)
+
+    def curve(m):
+        metrics = retrieval.curve_metrics(m, pairs, layer=cfg["layer"], center=cfg["center"], csls_k=cfg["csls_k"],
+                                          max_pairs=cfg["max_pairs"] or None)
+        return {k.replace("retrieval/", "retrieval/pairs/"): v for k, v in metrics.items()}
+
+    assert logged == pytest.approx(curve(run), abs=1e-6)
+    assert curve(dataclasses.replace(run, source_tok=None)) != curve(run)
 
 
 def test_a_run_folder_without_its_source_tokenizer_says_where_it_comes_from(runs, tmp_path):
