@@ -158,9 +158,9 @@ def markdown(res: dict, plot_dir: str) -> str:
                          for a in arms)] for pattern, name in LANGUAGE_ROWS]
         lines += [f"### {lang}", ""] + table(["metric", *arms], [r for r in rows if any(r[1:])]) + [""]
     lines += ["## Runs", ""] + table(
-        ["run", "training wall time", "evaluation wall time", "evaluated steps"],
-        [[run, minutes(r["train_seconds"]), minutes(r["eval_seconds"]), ", ".join(map(str, r["evaluated_steps"]))]
-         for run, r in res["runs"].items()])
+        ["run", "training wall time", "evaluation wall time", "evaluated steps", "trained by code"],
+        [[run, minutes(r["train_seconds"]), minutes(r["eval_seconds"]), ", ".join(map(str, r["evaluated_steps"])),
+          ", ".join(r["code"] or ["not recorded"])] for run, r in res["runs"].items()])
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ results.json: {"study", "about", "layer", "unequal_tokens", "notes", "missing": 
  "hypotheses": [{"claim", "arm", "beats", "metric", "better", "seeds", "differences",
                  "difference", "std", "ci95", "verdict"}],
  "curves": {ARM: {METRIC: {"steps", "tokens", "mean", "std", "n", "floor"}}},
- "runs": {"ARM/seedK": {"train_seconds", "eval_seconds", "evaluated_steps", "best_layer"}}}
+ "runs": {"ARM/seedK": {"train_seconds", "code", "eval_seconds", "evaluated_steps", "best_layer"}}}
 and only where a study has them: per arm "by_layer" {METRIC: {"mean", "floor"}: one value per layer,
 at the last point; with the alignment analysis} and "prompts" {"per_language": {LANG: {"shares",
 "script"}}, "floor": ...}; per run "transfer" (TreLM's start: WORKDIR/transfer.json); "groups";
@@ -171,14 +171,25 @@ def seeds_present(folder: Path, arm: str, expected: Iterable[int]) -> list[int]:
     return sorted(set(expected) | found)
 
 
+def attempts(folder: Path) -> list[dict]:
+    """The runner's record of each training attempt of a run (seconds, exit code, code version)."""
+    times = folder / TIMES_FILE
+    return [json.loads(l) for l in times.read_text().splitlines() if l.strip()] if times.is_file() else []
+
+
 def train_seconds(folder: Path) -> float | None:
     """Wall time of training: the runner's record of each attempt, or else (a run trained by
     another command) the time from the tokenizer's creation to final.json."""
-    times = folder / TIMES_FILE
-    if times.is_file():
-        return sum(json.loads(l)["seconds"] for l in times.read_text().splitlines() if l.strip())
+    if tries := attempts(folder):
+        return sum(t["seconds"] for t in tries)
     start, end = folder / "tokenizer" / MODEL_FILE, folder / "final.json"
     return end.stat().st_mtime - start.stat().st_mtime if start.is_file() and end.is_file() else None
+
+
+def code_versions(folder: Path) -> list[str]:
+    """The code versions that trained a run, in order (more than one: it was resumed under
+    another commit); [] for runs recorded before the runner wrote them."""
+    return list(dict.fromkeys(t["code"] for t in attempts(folder) if "code" in t))
 
 
 def progress(run: Path, reports: dict[int, dict], last: int) -> str:
@@ -222,8 +233,8 @@ def aggregate(folder: str | Path) -> dict:
             reports = reports_by_seed[seed] = read_run(run)
             by_seed[seed] = {step: with_groups(step_metrics(r), groups) for step, r in reports.items()}
             out["runs"][f"{arm}/seed{seed}"] = {
-                "train_seconds": train_seconds(run), "eval_seconds": sum(sum(r["seconds"].values())
-                                                                        for r in reports.values()),
+                "train_seconds": train_seconds(run), "code": code_versions(run),
+                "eval_seconds": sum(sum(r["seconds"].values()) for r in reports.values()),
                 "evaluated_steps": list(reports), "best_layer": by_seed[seed].get(last, {}).get("retrieval_best/layer"),
                 **run_facts(run)}
             if last not in reports:

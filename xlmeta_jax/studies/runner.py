@@ -116,6 +116,17 @@ def wait_forwarding_sigterm(proc: subprocess.Popen) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def code_version(checkout: Path = Path(__file__).resolve().parents[2]) -> str:
+    """The commit of the code that trains (`git describe --always --dirty`: a study's numbers
+    name what produced them), or "unknown" outside a git checkout (an installed wheel)."""
+    try:
+        r = subprocess.run(["git", "-C", str(checkout), "describe", "--always", "--dirty", "--abbrev=12"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+
 def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.is_file() else ""
 
@@ -131,7 +142,7 @@ def train(p: Plan, run: Run) -> None:
         out.flush()
         code = wait_forwarding_sigterm(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=child_env(p)))
     with open(run.folder / TIMES_FILE, "a") as f:
-        f.write(json.dumps({"seconds": round(time.time() - tick, 1), "exit": code}) + "\n")
+        f.write(json.dumps({"seconds": round(time.time() - tick, 1), "exit": code, "code": code_version()}) + "\n")
     if code == EXIT_PREEMPTED:
         raise StudyPreempted(f"{run.label}: training stopped after saving; rerun the same command to continue")
     if code != 0:
