@@ -242,11 +242,13 @@ def test_export_errors_name_the_path_and_the_fix(run, tmp_path):
 
 
 def test_overwrite_never_removes_the_run_or_a_folder_that_is_not_an_export(run, tmp_path):
+    """Checked in process: the export CLI is one call whose InteropError exits 2, and
+    test_export_errors_name_the_path_and_the_fix checks that exit through the real CLI."""
     workdir, out, params, cfg, _ = run
     before = sorted(p.name for p in workdir.iterdir())
     for target in (workdir, workdir.parent):  # the run itself, and a folder holding it
-        r = run_cli(f"--workdir={workdir}", f"--out={target}", "--overwrite")
-        assert r.returncode == 2 and "would replace the run" in r.stderr and "Traceback" not in r.stderr
+        with pytest.raises(hf.InteropError, match="would replace the run"):
+            run_folder.export(workdir, None, target, overwrite=True)
         assert sorted(p.name for p in workdir.iterdir()) == before
     other = tmp_path / "notes"
     other.mkdir()
@@ -256,10 +258,9 @@ def test_overwrite_never_removes_the_run_or_a_folder_that_is_not_an_export(run, 
         hf.save_hf(other, params, cfg, workdir / "tokenizer" / tokenizer_lib.MODEL_FILE, overwrite=True)
     assert (other / "results.csv").read_text() == "keep me"
     inside = workdir / "hf_export"  # below the run folder is fine
-    r = run_cli(f"--workdir={workdir}", f"--out={inside}")
-    assert r.returncode == 0, r.stderr
-    r = run_cli(f"--workdir={workdir}", f"--out={inside}", "--overwrite")
-    assert r.returncode == 0 and sorted(p.name for p in workdir.iterdir()) == sorted([*before, "hf_export"])
+    run_folder.export(workdir, None, inside)
+    run_folder.export(workdir, None, inside, overwrite=True)
+    assert sorted(p.name for p in workdir.iterdir()) == sorted([*before, "hf_export"])
 
 
 def test_params_for_run_names_the_config_key_that_differs(run):
@@ -297,9 +298,7 @@ def test_the_export_documents_itself_with_the_run_s_own_numbers(run, tmp_path):
     import yaml
 
     workdir, _, _, cfg, tok = run
-    r = run_cli(f"--workdir={workdir}", f"--out={tmp_path / 'hf'}")
-    assert r.returncode == 0, r.stderr
-    text = (tmp_path / "hf" / "README.md").read_text()
+    text = (run_folder.export(workdir, None, tmp_path / "hf") / "README.md").read_text()
     _, header, body = text.split("---\n", 2)
     meta = yaml.safe_load(header)
     assert meta["library_name"] == "transformers" and meta["license"] == "" and "fill-mask" in meta["tags"]
