@@ -177,19 +177,20 @@ def attempts(folder: Path) -> list[dict]:
     return [json.loads(l) for l in times.read_text().splitlines() if l.strip()] if times.is_file() else []
 
 
-def train_seconds(folder: Path) -> float | None:
-    """Wall time of training: the runner's record of each attempt, or else (a run trained by
-    another command) the time from the tokenizer's creation to final.json."""
-    if tries := attempts(folder):
+def train_seconds(folder: Path, tries: list[dict] | None = None) -> float | None:
+    """Wall time of training: the runner's record of each attempt (`attempts`, read here unless
+    given), or else (a run trained by another command) the time from the tokenizer's creation
+    to final.json."""
+    if tries := attempts(folder) if tries is None else tries:
         return sum(t["seconds"] for t in tries)
     start, end = folder / "tokenizer" / MODEL_FILE, folder / "final.json"
     return end.stat().st_mtime - start.stat().st_mtime if start.is_file() and end.is_file() else None
 
 
-def code_versions(folder: Path) -> list[str]:
-    """The code versions that trained a run, in order (more than one: it was resumed under
-    another commit); [] for runs recorded before the runner wrote them."""
-    return list(dict.fromkeys(t["code"] for t in attempts(folder) if "code" in t))
+def code_versions(tries: list[dict]) -> list[str]:
+    """The code versions that trained a run (its `attempts`), in order (more than one: it was
+    resumed under another commit); [] for runs recorded before the runner wrote them."""
+    return list(dict.fromkeys(t["code"] for t in tries if "code" in t))
 
 
 def progress(run: Path, reports: dict[int, dict], last: int) -> str:
@@ -232,8 +233,9 @@ def aggregate(folder: str | Path) -> dict:
             run = run_folder(folder, arm, seed)
             reports = reports_by_seed[seed] = read_run(run)
             by_seed[seed] = {step: with_groups(step_metrics(r), groups) for step, r in reports.items()}
+            tries = attempts(run)
             out["runs"][f"{arm}/seed{seed}"] = {
-                "train_seconds": train_seconds(run), "code": code_versions(run),
+                "train_seconds": train_seconds(run, tries), "code": code_versions(tries),
                 "eval_seconds": sum(sum(r["seconds"].values()) for r in reports.values()),
                 "evaluated_steps": list(reports), "best_layer": by_seed[seed].get(last, {}).get("retrieval_best/layer"),
                 **run_facts(run)}
