@@ -18,6 +18,30 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="xlmeta_jax_jit_"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# Likewise the same tiny tokenizer, trained on the same sample in most runs (data/tokenizer.py).
+os.environ.setdefault("XLMETA_JAX_TOKENIZER_CACHE", tempfile.mkdtemp(prefix="xlmeta_jax_tok_"))
+
+# `make test` hands whole files to two workers (--dist loadfile) in collection order: a long
+# file collected last runs alone at the end. So the long files go first, longest first (CPU
+# seconds of each in a profile of the suite on 2026-12-02, beside other jobs: only their order
+# matters), and the short ones fill in around them.
+LONG_FILES = {
+    "methods/trelm/test_trelm.py": 161, "training/test_resume.py": 159, "parallel/test_meshes.py": 147,
+    "test_bad_input.py": 128, "studies/test_study_trelm.py": 110, "studies/test_study_cli.py": 102,
+    "test_method_configs.py": 89, "studies/test_study_emerging.py": 71, "studies/test_study_veco2.py": 67,
+    "parallel/test_multiprocess.py": 64, "training/test_plan.py": 59, "studies/test_study_xlmp.py": 55,
+}
+
+
+def pytest_collection_modifyitems(items):
+    gone = [f for f in LONG_FILES if not (ROOT / "tests" / f).is_file()]
+    assert not gone, f"tests/conftest.py LONG_FILES names files that are gone: {gone}"
+
+    def cost(item) -> int:
+        return LONG_FILES.get(Path(item.fspath).relative_to(ROOT / "tests").as_posix(), 0)
+
+    items[:] = sorted(items, key=lambda item: -cost(item))  # stable: each file's tests keep their order
+
 
 SENTENCES = {
     "en": ["The quick brown fox jumps over the lazy dog.", "Please enter a valid email address.",

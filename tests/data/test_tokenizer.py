@@ -88,7 +88,7 @@ def test_load_reproduces_hash_and_ids(trained):
     assert again.vocab_size == tok.vocab_size
     for a, b in zip(again.encode(_all_lines() + [OOV]), tok.encode(_all_lines() + [OOV])):
         np.testing.assert_array_equal(a, b)
-    assert not (d / (tokenizer_lib.MODEL_FILE + ".tmp")).exists()
+    assert [f.name for f in d.iterdir()] == [tokenizer_lib.MODEL_FILE]  # no temporary file left
 
 
 def test_load_missing_model_is_a_clear_error(tmp_path):
@@ -127,3 +127,31 @@ def test_balanced_sample_on_the_corpus_sentences_keeps_every_language():
     z = sum(len(v) ** 0.3 for v in SENTENCES.values())
     for lang, v in SENTENCES.items():
         assert abs(counts[lang] - 50 * len(v) ** 0.3 / z) <= 0.5 + 1e-9, counts
+
+
+def test_the_cache_returns_the_model_trained_without_it(tmp_path, monkeypatch):
+    """XLMETA_JAX_TOKENIZER_CACHE: the first training stores its model, a second one on the same
+    sample copies it (SentencePiece is not called), and another seed's sample trains anew."""
+    kwargs = dict(vocab_size=200, alpha=0.3, sample_lines=400, character_coverage=1.0)
+    monkeypatch.delenv(tokenizer_lib.CACHE_ENV, raising=False)
+    plain = tokenizer_lib.train(SENTENCES, tmp_path / "plain", seed=0, **kwargs)
+    monkeypatch.setenv(tokenizer_lib.CACHE_ENV, str(tmp_path / "cache"))
+    first = tokenizer_lib.train(SENTENCES, tmp_path / "first", seed=0, **kwargs)
+    assert first.sha256 == plain.sha256 and len(list((tmp_path / "cache").iterdir())) == 1
+    calls = []
+    real = tokenizer_lib.train_on
+    monkeypatch.setattr(tokenizer_lib, "train_on", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = tokenizer_lib.train(SENTENCES, tmp_path / "again", seed=0, **kwargs)
+    assert again.sha256 == plain.sha256 and calls == []
+    assert [f.name for f in (tmp_path / "again").iterdir()] == [tokenizer_lib.MODEL_FILE]
+    other = tokenizer_lib.train(SENTENCES, tmp_path / "other", seed=1, **kwargs)
+    assert calls == [1] and len(list((tmp_path / "cache").iterdir())) == 2
+    assert other.sha256 == tokenizer_lib.train(SENTENCES, tmp_path / "other_plain", seed=1, **kwargs).sha256
+
+
+def test_the_cache_key_covers_the_lines_their_order_and_the_settings():
+    key = tokenizer_lib.sample_key
+    s = dict(vocab_size=200, character_coverage=1.0)
+    assert key(["a b", "c"], s) == key(["a b", "c"], dict(s))
+    assert len({key(["a b", "c"], s), key(["c", "a b"], s), key(["a", "b c"], s), key(["a bc"], s),
+                key(["a b", "c"], {**s, "vocab_size": 201}), key(["a b", "c"], {**s, "character_coverage": 0.99})}) == 6

@@ -11,7 +11,6 @@ the corpus folder of config.data.corpus_dir / config.data.corpus).
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -205,10 +204,7 @@ def adopt_tokenizer(source: Path, tok_dir: Path) -> None:
             raise ConfigError(f"config.init.from_hf: {target} differs from {source}; this workdir "
                               f"was started with another tokenizer; use a new --workdir")
         return
-    tok_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    tokenizer.write_model(tok_dir, source.read_bytes())
 
 
 def pair_dictionary(config, lang: str, pairs: list[tuple[str, str]]) -> dict[str, set[str]]:

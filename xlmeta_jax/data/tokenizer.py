@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +23,7 @@ from xlmeta_jax.data import mixture
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 FIRST_PIECE = 4  # lowest id of an ordinary piece
 MODEL_FILE = "sentencepiece.bpe.model"  # the file name Hugging Face expects
+CACHE_ENV = "XLMETA_JAX_TOKENIZER_CACHE"
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,45 @@ def balanced_sample(lines_by_lang: dict[str, list[str]], alpha: float, total: in
 
 def train(lines_by_lang: dict[str, list[str]], directory: str | Path, *, vocab_size: int, alpha: float,
           sample_lines: int, character_coverage: float, seed: int, sample_chars: int | None = None) -> Tokenizer:
-    """Trains a unigram model on a language-balanced sample and writes it atomically."""
-    return train_on(iter(balanced_sample(lines_by_lang, alpha, sample_lines, seed, sample_chars)), directory,
-                    vocab_size=vocab_size, character_coverage=character_coverage)
+    """Trains a unigram model on a language-balanced sample and writes it atomically.
+
+    With the environment variable XLMETA_JAX_TOKENIZER_CACHE naming a folder, a model trained
+    before on the same sample and settings is copied from there instead of trained again:
+    SentencePiece's training is deterministic, and the test suite trains the same tiny
+    tokenizer in a hundred runs (as JAX_COMPILATION_CACHE_DIR spares their compiles)."""
+    sample = balanced_sample(lines_by_lang, alpha, sample_lines, seed, sample_chars)
+    settings = dict(vocab_size=vocab_size, character_coverage=character_coverage)
+    cache = os.environ.get(CACHE_ENV)
+    if not cache:
+        return train_on(iter(sample), directory, **settings)
+    cached = Path(cache) / f"{sample_key(sample, settings)}.model"
+    if cached.is_file():
+        return write_model(directory, cached.read_bytes())
+    tok = train_on(iter(sample), directory, **settings)
+    write_atomically(cached, (Path(directory) / MODEL_FILE).read_bytes())
+    return tok
+
+
+def sample_key(sample: list[str], settings: dict) -> str:
+    """What a trained model depends on: the lines in order, the settings, SentencePiece's version."""
+    h = hashlib.sha256(repr((sorted(settings.items()), spm.__version__)).encode())
+    for line in sample:
+        b = line.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little") + b)
+    return h.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """A reader never sees half a file, and two processes writing the same bytes do not clash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_model(directory: str | Path, data: bytes) -> Tokenizer:
+    write_atomically(Path(directory) / MODEL_FILE, data)
+    return load(directory)
 
 
 def train_on(sentences: Iterator[str], directory: str | Path, *, vocab_size: int,
@@ -135,12 +173,7 @@ def train_on(sentences: Iterator[str], directory: str | Path, *, vocab_size: int
         raise ConfigError(f"config.tokenizer.vocab_size: {vocab_size} pieces cannot hold the sample's characters "
                           f"({str(e).rsplit(']', 1)[-1].strip()}); raise it or lower "
                           f"config.tokenizer.character_coverage") from None
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / (MODEL_FILE + ".tmp")
-    tmp.write_bytes(proto.getvalue())
-    tmp.replace(directory / MODEL_FILE)
-    return load(directory)
+    return write_model(directory, proto.getvalue())
 
 
 def fertility(tok: Tokenizer, lines: list[str]) -> float:

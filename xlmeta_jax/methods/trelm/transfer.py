@@ -322,7 +322,4 @@ def transferred(config, source: Loaded, inputs, texts, params, model, workdir: P
 def save_tokenizer(tok: tokenizer_lib.Tokenizer, folder: Path) -> None:
     """The source's tokenizer into the run folder, where evaluation reads English with it
     (interop/run_folder.py source_tokenizer); written whole or not at all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{tokenizer_lib.MODEL_FILE}.tmp"
-    tmp.write_bytes(tok.sp.serialized_model_proto())
-    tmp.replace(folder / tokenizer_lib.MODEL_FILE)
+    tokenizer_lib.write_model(folder, tok.sp.serialized_model_proto())
