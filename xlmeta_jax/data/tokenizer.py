@@ -19,6 +19,7 @@ import sentencepiece as spm
 
 from xlmeta_jax.config import ConfigError
 from xlmeta_jax.data import mixture
+from xlmeta_jax.files import write_atomically
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 FIRST_PIECE = 4  # lowest id of an ordinary piece
@@ -139,14 +140,6 @@ def sample_key(sample: list[str], settings: dict) -> str:
         b = line.encode("utf-8")
         h.update(len(b).to_bytes(8, "little") + b)
     return h.hexdigest()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """A reader never sees half a file, and two processes writing the same bytes do not clash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def write_model(directory: str | Path, data: bytes) -> Tokenizer:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xlmeta_jax.eval import bli, mlm, pos, readers, retrieval
+from xlmeta_jax.files import write_atomically
 from xlmeta_jax.eval.encode import EvalError, Loaded
 
 TASKS = ("retrieval", "pos", "bli", "mlm")
@@ -160,12 +161,7 @@ def run(m: Loaded, opts: Options, log=print) -> dict:
 
 
 def save(report: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(path)
-    return path
+    return write_atomically(path, json.dumps(report, indent=1))
 
 
 def default_out(m: Loaded, workdir: str | None, hf_dir: str | None) -> Path:

@@ -12,10 +12,11 @@ no verse in common even though each pair file lacks a few verses of the others.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+
+from xlmeta_jax.files import write_atomically
 
 SPLITS = ("train", "valid", "test")
 BLOCK = 25
@@ -27,10 +28,7 @@ ALL = (1, 0)
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, "".join(line + "\n" for line in lines))
 
 
 def verse_pairs(bible: Path, lang: str, split: str) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from xlmeta_jax import config as config_lib
+from xlmeta_jax.files import write_atomically
 from xlmeta_jax.eval import suite
 from xlmeta_jax.studies import spec
 from xlmeta_jax.studies.spec import Aligned, Study, StudyError
@@ -333,9 +334,4 @@ def with_evaluation(a: ArmPlan, evaluation: Mapping[str, Any], study: Study, stu
 
 
 def write_snapshot(plan: Plan) -> Path:
-    plan.folder.mkdir(parents=True, exist_ok=True)
-    path = plan.folder / "study.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(plan.snapshot(), indent=1))
-    tmp.replace(path)
-    return path
+    return write_atomically(plan.folder / "study.json", json.dumps(plan.snapshot(), indent=1))

@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 
 from xlmeta_jax import config as config_lib
+from xlmeta_jax.files import write_atomically
 from xlmeta_jax.data import inputs as inputs_lib
 from xlmeta_jax.eval.encode import Loaded
 from xlmeta_jax.interop import hf
@@ -94,9 +95,7 @@ def write_config(config, workdir: Path) -> None:
     text = config_lib.to_json(config)
     if path.exists() and path.read_text() != text:
         path.rename(workdir / f"config.{time.strftime('%Y%m%d-%H%M%S')}.json")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomically(path, text)
 
 
 def write_final(workdir: Path, step: int, params) -> None:
