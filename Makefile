@@ -7,7 +7,9 @@ CONFIG ?= configs/demo.py
 CORPUS ?= bible
 PY := $(VENV)/bin/python
 # Test files run in this many worker processes (pytest-xdist, whole files per worker so that
-# module fixtures are built once): 2 cores: 12.5 min instead of 18.
+# module fixtures are built once): 2 cores: 12.5 min instead of 18. --no-loadscope-reorder keeps
+# the collection order, where tests/conftest.py puts the long files first (xdist's default
+# order, most tests first, left the one-test end-to-end files to run alone at the end).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test docs corpus install clean
@@ -27,7 +29,7 @@ demo: corpus
 	$(PY) -m xlmeta_jax.train --config=$(CONFIG) --workdir=$(WORKDIR)
 
 test: install
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 $(VENV)/.docs-installed: setup.py $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[docs]"
