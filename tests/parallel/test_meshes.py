@@ -2,13 +2,12 @@
 parallel, FSDP, FSDP + tensor parallel) gives the same per-step losses: sharding
 changes where the math happens, not what it computes."""
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 
-from tests.conftest import ROOT, load_config
+from tests.conftest import ROOT, load_config, with_devices
 from xlmeta_jax.training import loop
 
 MESHES = {"data8": dict(data=8, fsdp=1, tensor=1), "fsdp8": dict(data=1, fsdp=8, tensor=1),
@@ -56,8 +55,7 @@ def test_losses_match_across_meshes(tiny_corpus, tmp_path):
     loop.train(demo_model_config(tiny_corpus), tmp_path / "one")
     want = losses(tmp_path / "one")
     assert len(want) == 16
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=8")
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_corpus), str(tmp_path)], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_corpus), str(tmp_path)], cwd=ROOT, env=with_devices(8),
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     got = json.loads(r.stdout.split("LOSSES=")[1])

@@ -158,9 +158,8 @@ def overrides(corpus) -> list[str]:
 def cli_env() -> dict:
     # Every process compiles its own programs here: JAX writes the persistent compilation cache
     # from process 0 only, and on CPU the other processes' cache keys differ, so process 1 never
-    # hits it. LLVM optimisation level 0 cuts that compile time (~20%); all runs of the test use
-    # it, so they still compare like with like.
-    e = dict(os.environ, JAX_PLATFORMS="cpu", PYTHON=sys.executable, XLA_FLAGS="--xla_backend_optimization_level=0")
+    # hits it. (LLVM optimisation level 0, tests/conftest.py XLA_TEST_FLAGS, cuts that compile time.)
+    e = dict(os.environ, JAX_PLATFORMS="cpu", PYTHON=sys.executable)
     for k in ("XLMETA_JAX_KILL_AT", "PORT", "LOCAL_DEVICES"):
         e.pop(k, None)
     return e

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_devices
 from xlmeta_jax.training import plan
 
 FSDP = (1, 2, 4)
@@ -60,8 +60,7 @@ print("PLAN=" + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def plans():
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=with_devices(4), capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.split("PLAN=")[1])

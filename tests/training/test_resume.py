@@ -2,7 +2,6 @@
 stopped by SIGTERM, or moved to another mesh continues to the same result as an
 uninterrupted run. Every run here is the real CLI in a subprocess."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_devices
 
 EXIT_PREEMPTED = 75
 
@@ -23,10 +22,8 @@ def cli_args(corpus, workdir, *extra):
 
 
 def env(devices=1, kill_at=None):
-    e = dict(os.environ, JAX_PLATFORMS="cpu")
+    e = with_devices(devices)
     e.pop("XLMETA_JAX_KILL_AT", None)
-    if devices > 1:
-        e["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     if kill_at:
         e["XLMETA_JAX_KILL_AT"] = kill_at
     return e
