@@ -1,7 +1,8 @@
 """All three methods on XLM meta-pretraining in one run: TLM with language embeddings,
 VECO 2.0's contrastive losses and the XLM-P prompt pool (its matching loss in both phases).
 
-Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
+Sizes `:smoke`, `:demo`, and the paper scales `:base` (the default) and `:large`; a mesh
+preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices: docs/methods.md.
 
     python -m xlmeta_jax.train --config=configs/meta_veco2_xlmp.py:demo --workdir=runs/meta_veco2_xlmp_demo
@@ -13,7 +14,7 @@ from xlmeta_jax.config import apply_preset, config_arg, phase
 def get_config(arg: str = "base"):
     size, preset = config_arg(arg, parts.METHOD_SIZES, "configs/meta_veco2_xlmp.py")
     s = parts.METHOD_SIZES[size]
-    c = parts.xlm_meta_run(size, parts.BASE)
+    c = parts.xlm_meta_run(size)
     parts.add_language_embeddings(c)
     parts.add_prompt_pool(c)
     c.phases = [

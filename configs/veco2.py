@@ -2,7 +2,8 @@
 configs/xlm_meta_tlm.py, language embeddings included), sequence-level InfoNCE between a
 sentence and its translation, token-level InfoNCE between dictionary translations in a pair.
 
-Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
+Sizes `:smoke`, `:demo`, and the paper scales `:base` (the default) and `:large`; a mesh
+preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices: docs/methods.md.
 
     python -m xlmeta_jax.train --config=configs/veco2.py:demo --workdir=runs/veco2_demo
@@ -14,7 +15,7 @@ from xlmeta_jax.config import apply_preset, config_arg, phase
 def get_config(arg: str = "base"):
     size, preset = config_arg(arg, parts.METHOD_SIZES, "configs/veco2.py")
     s = parts.METHOD_SIZES[size]
-    c = parts.xlm_meta_run(size, parts.BASE)
+    c = parts.xlm_meta_run(size)
     parts.add_language_embeddings(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"]),

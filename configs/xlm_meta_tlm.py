@@ -3,7 +3,8 @@ concatenated, positions restarting at the second sentence, language embeddings, 
 sides masked, in the multilingual phase (config_parts.tlm_pairs and add_language_embeddings,
 the TLM of every config).
 
-Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
+Sizes `:smoke`, `:demo`, and the paper scales `:base` (the default) and `:large`; a mesh
+preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices: docs/methods.md.
 
     python -m xlmeta_jax.train --config=configs/xlm_meta_tlm.py:demo --workdir=runs/xlm_meta_tlm_demo
@@ -15,7 +16,7 @@ from xlmeta_jax.config import apply_preset, config_arg, phase
 def get_config(arg: str = "base"):
     size, preset = config_arg(arg, parts.METHOD_SIZES, "configs/xlm_meta_tlm.py")
     s = parts.METHOD_SIZES[size]
-    c = parts.xlm_meta_run(size, parts.BASE)
+    c = parts.xlm_meta_run(size)
     parts.add_language_embeddings(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"]),

@@ -2,7 +2,8 @@
 language clustering), prepended to the input, with a key-query matching loss. The prompts
 live in the model from step 0, so their matching loss trains in both phases.
 
-Sizes `:smoke`, `:demo`, none = paper scale; a mesh preset may follow (`:base,fsdp_tp`).
+Sizes `:smoke`, `:demo`, and the paper scales `:base` (the default) and `:large`; a mesh
+preset may follow (`:base,fsdp_tp`).
 What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices: docs/methods.md.
 
     python -m xlmeta_jax.train --config=configs/xlmp.py:demo --workdir=runs/xlmp_demo
@@ -14,7 +15,7 @@ from xlmeta_jax.config import apply_preset, config_arg, phase
 def get_config(arg: str = "base"):
     size, preset = config_arg(arg, parts.METHOD_SIZES, "configs/xlmp.py")
     s = parts.METHOD_SIZES[size]
-    c = parts.xlm_meta_run(size, parts.BASE)
+    c = parts.xlm_meta_run(size)
     parts.add_prompt_pool(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"], prompt_match=0.1),

@@ -20,7 +20,7 @@
 # Example:
 #   launch/tpu_pod.sh --name my-pod --zone us-central2-b --accelerator-type v4-32 create
 #   launch/tpu_pod.sh --name my-pod setup
-#   launch/tpu_pod.sh --name my-pod run configs/xlm_meta_base.py /mnt/shared/runs/base
+#   launch/tpu_pod.sh --name my-pod run configs/xlm_meta.py /mnt/shared/runs/base
 #   launch/tpu_pod.sh --name my-pod logs
 #   launch/tpu_pod.sh --name my-pod delete
 #

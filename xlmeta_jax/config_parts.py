@@ -54,10 +54,13 @@ def meta_phase(steps: int, batch_size: int, **objectives: float) -> config_dict.
     return phase("meta", steps, batch_size, dict(mono=dict(languages=("en",), alpha=1.0)), dict(mlm=1.0, **objectives))
 
 
-# XLM meta-pretraining runs (configs/xlm_meta_*.py and the method configs on them) at each
-# size: batch, the languages of phase `xling`, and the steps of phases `meta` and `xling`.
+# XLM meta-pretraining runs (configs/xlm_meta.py and the method configs on it) at each size:
+# batch, the languages of phase `xling`, the steps of phases `meta` and `xling`, and at the
+# paper's scales (the paper's setting) the model.
+PAPER_SETTING = dict(batch=2048, languages=LANGUAGES, meta=20_000, xling=180_000)
 XLM_META_SIZES = {
-    "base": dict(batch=2048, languages=LANGUAGES, meta=20_000, xling=180_000),  # the paper's setting
+    "base": dict(PAPER_SETTING, model=BASE),
+    "large": dict(PAPER_SETTING, model=LARGE),
     "smoke": dict(batch=16, languages="all", meta=10, xling=10),
     "demo": dict(batch=16, languages="all", meta=250, xling=350),
 }
@@ -66,14 +69,15 @@ XLM_META_SIZES = {
 METHOD_SIZES = {**XLM_META_SIZES, "demo": dict(XLM_META_SIZES["demo"], meta=40, xling=80)}
 
 
-def xlm_meta_run(size: str, shape: dict) -> config_dict.ConfigDict:
-    """Everything of an XLM meta-pretraining run but its phases. 'base': `shape` (BASE or
-    LARGE) in XLM-R's setting and vocabulary; 'smoke'/'demo': a small model on the demo corpus
-    through the same code paths (bf16, scanned and rematerialized layers, FSDP mesh)."""
+def xlm_meta_run(size: str) -> config_dict.ConfigDict:
+    """Everything of an XLM meta-pretraining run but its phases. 'base'/'large': that model in
+    XLM-R's setting and vocabulary; 'smoke'/'demo': a small model on the demo corpus through
+    the same code paths (bf16, scanned and rematerialized layers, FSDP mesh)."""
     c = base_config()
     c.model.update(dtype="bfloat16", remat="dots", scan_layers=True)
     apply_preset(c, "fsdp")
-    if size == "base":
+    shape = XLM_META_SIZES[size].get("model")
+    if shape:
         paper_scale(c, shape, vocab_size=250_000, sample_lines=10_000_000,
                     learning_rate=6e-4 if shape["layers"] <= 12 else 2.5e-4)
     else:

@@ -388,7 +388,7 @@ def _presets() -> list[str]:
                 and ast.unparse(n.targets[0]) == "MESH_PRESETS")
     notes = {ast.literal_eval(k): text.get(v.end_lineno, "") for k, v in zip(node.value.keys, node.value.values)}
     lines = ["Mesh presets (`config.MESH_PRESETS`), named after the size in the config argument, e.g. "
-             "`--config=configs/xlm_meta_base.py:base,fsdp`:", "", "| preset | data | fsdp | tensor | meaning |",
+             "`--config=configs/xlm_meta.py:base,fsdp`:", "", "| preset | data | fsdp | tensor | meaning |",
              "| --- | --- | --- | --- | --- |"]
     for name, sizes in config_lib.MESH_PRESETS.items():
         lines.append(f"| `{name}` | {sizes['data']} | {sizes['fsdp']} | {sizes['tensor']} | {_cell(notes[name])} |")

@@ -194,7 +194,7 @@ def test_the_paper_scale_config_reads_a_wikipedia_parquet_dump_with_one_override
                       {"id": [str(i) for i in range(n)], "url": ["u"] * n, "title": ["t"] * n,
                        "text": [f"{lang} article {i}\n\nSecond paragraph." for i in range(n)]}, 500)
     override = f"--config.data.mono=parquet:{tmp_path}/wikipedia/20231101.{{lang}}/*.parquet"
-    argv = ["train", f"--config={ROOT}/configs/xlm_meta_base.py", override]
+    argv = ["train", f"--config={ROOT}/configs/xlm_meta.py", override]
     values = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "", flag_values=values, sys_argv=argv)
     values(argv)
@@ -211,7 +211,7 @@ def test_the_paper_scale_config_reads_a_wikipedia_parquet_dump_with_one_override
 
 def load_base():
     from tests.conftest import load_config
-    return load_config("xlm_meta_base")
+    return load_config("xlm_meta")
 
 
 # Bad input

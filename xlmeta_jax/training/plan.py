@@ -25,7 +25,7 @@ Where the numbers come from (all per device unless marked global):
   holds to 5%). Why not the all-ops count: (1) for the tiny smoke model elementwise work adds
   ~33% on top of the matmuls (XLM-R base unrolled: +1.6%); (2) XLA's cost analysis counts a
   while-loop body ONCE, so with `model.scan_layers=True` (or accumulation loops) it reports a
-  fraction of the real work (configs/xlm_meta_base.py: 0.30 of the analytic count). It is
+  fraction of the real work (configs/xlm_meta.py: 0.30 of the analytic count). It is
   shown beside the matmul count, not used as the yardstick. A matmul ratio above 1 is work the
   model-FLOPs count leaves out: recomputed matmuls (`model.remat='full'` on XLM-R base: 1.255,
   the layers' forward once more) or matmuls replicated across `tensor` (1.001 at tensor=2).
