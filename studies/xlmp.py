@@ -15,11 +15,10 @@ held-out verses retrieve, as a table per language, and prompts/affinity: the mea
 languages' prompt shares within a script minus across scripts (> 0: the pool groups languages
 by script), against its step-0 floor.
 
-Size and time (estimated from the meta study, not measured: the machine was busy): 1,000
-steps x 64 rows x 128 = 8.2M tokens per run; the meta study's pace for this shape (~1.6 s a
-step of 64 rows with two runs side by side; the pool adds 8 slots to 128) gives ~27 min a run
-side by side, perhaps 1.5x faster alone, and ~1 min of evaluation per point (6 points). 3 seeds
-x 2 arms: ~3 h of runs, ~1.5 h with two study processes side by side.
+Size and time: 1,000 steps x 64 rows x 128 = 8.2M tokens per run. Measured (2026-12-02, 2 to 4
+jobs on 2 cores): training 17-61 min a run (the machine's load varied more than the arms), evaluation
+2-5 min a run (6 points).
+Results and what they cannot rule out: docs/studies/xlmp.md and docs/studies/index.md.
 
 Run:    python -m xlmeta_jax.study run --study=studies/xlmp.py --workdir=runs/study_xlmp
 Report: python -m xlmeta_jax.study report --workdir=runs/study_xlmp --docs=docs/studies
