@@ -26,12 +26,13 @@ table (methods/trelm/source_side.py), Portuguese through its own; scratch, which
 English, reads both with its Portuguese tokenizer, so its en<->pt retrieval is no baseline for
 the transfer's, and no hypothesis rests on retrieval.
 
-Size and time (estimated from the meta study, not measured: the machine was busy): sources
-1,200 steps x 64 rows x 128 = 9.8M tokens, ~31 min each with two runs side by side (~1.6 s a
-step); target arms 300 + 300 steps of 32 rows: ~12 min (the transfer phase reads 32 verses and
-32 pairs; the start-up alignment game ~1 min), scratch ~8 min. 3 seeds: 6 sources (~3.1 h) + 12
-transfers (~2.4 h) + 3 scratch (~0.4 h) + evaluation (~0.5 h): ~6.5 h of runs, ~3.3 h with two
-study processes side by side.
+Size and time: sources 1,200 steps x 64 rows x 128 = 9.8M tokens; target arms 600 steps of 32
+rows (2.5M Portuguese tokens; the transfer arms' first phase also reads 32 verse pairs a step).
+Measured (2026-12-02, 2 to 4 jobs on 2 cores): sources 26-43 min each, target arms 4-10 min of
+training (the transfer's start-up alignment included) and ~1 min of evaluation (7 points). Run
+a seed at a time (`--seeds=k`), one process for the scratch and _en arms and one for the _multi
+arms, so that each seed lands whole.
+Results and what they cannot rule out: docs/studies/trelm.md and docs/studies/index.md.
 
 Run:    python -m xlmeta_jax.study run --study=studies/trelm.py --workdir=runs/study_trelm
 Report: python -m xlmeta_jax.study report --workdir=runs/study_trelm --docs=docs/studies
