@@ -34,18 +34,8 @@ def train(config, workdir: str | Path) -> dict:
     training at a time per run folder: a second one is refused (training/lock.py)."""
     workdir = Path(workdir)
     with contextlib.ExitStack() as held:
-        with stop_at_once():  # a SIGTERM during start-up ends the process at once (nothing to save yet)
-            config_lib.validate(config, registry.objectives())
-            mesh.check(config, jax.device_count())
-            texts = inputs_lib.read(config)  # every data mistake surfaces here, before any write
-            if first_process():
-                start.ensure_writable(workdir)
-                held.enter_context(lock.training(workdir))
-            source = transfer.load_source(config)  # TreLM's trained encoder, or None
-            inputs = inputs_lib.prepare(config, workdir, texts, source and source.tok)
-            prog = program.build(config, inputs.tok.vocab_size)
-            ends = config_lib.phase_ends(config)
-            ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep, phase_end_steps=ends)
+        texts, source, inputs, prog, ckpt = set_up(config, workdir, held)
+        ends = config_lib.phase_ends(config)
         held.enter_context(prog.context())
         held.callback(ckpt.close)  # also on an error: saves in flight finish, nothing is lost
         preemption = held.enter_context(PreemptionHandler(config.checkpoint.preemption_sync_every))
@@ -100,6 +90,24 @@ def train(config, workdir: str | Path) -> dict:
         ckpt.wait()  # final.json says the run is complete: its last checkpoint must be on disk
         start.write_final(workdir, step, state.params)
     return summary
+
+
+def set_up(config, workdir: Path, held: contextlib.ExitStack):
+    """Everything a run needs before its first step, checked and read before anything is
+    written; takes the run folder's lock (on the first process) into `held`."""
+    with stop_at_once():  # a SIGTERM during start-up ends the process at once (nothing to save yet)
+        config_lib.validate(config, registry.objectives())
+        mesh.check(config, jax.device_count())
+        texts = inputs_lib.read(config)  # every data mistake surfaces here, before any write
+        if first_process():
+            start.ensure_writable(workdir)
+            held.enter_context(lock.training(workdir))
+        source = transfer.load_source(config)  # TreLM's trained encoder, or None
+        inputs = inputs_lib.prepare(config, workdir, texts, source and source.tok)
+        prog = program.build(config, inputs.tok.vocab_size)
+        ckpt = Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep,
+                            phase_end_steps=config_lib.phase_ends(config))
+    return texts, source, inputs, prog, ckpt
 
 
 def headline(config, inputs, prog, state, step: int) -> str:
