@@ -8,7 +8,7 @@ What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices:
     python -m xlmeta_jax.train --config=configs/meta_veco2_xlmp.py:demo --workdir=runs/meta_veco2_xlmp_demo
 """
 from xlmeta_jax import config_parts as parts
-from xlmeta_jax.config import apply_preset, config_arg, phase
+from xlmeta_jax.config import apply_preset, config_arg
 
 
 def get_config(arg: str = "base"):
@@ -19,9 +19,7 @@ def get_config(arg: str = "base"):
     parts.add_prompt_pool(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"], prompt_match=0.1),
-        phase("xling", s["xling"], s["batch"],
-              dict(mono=dict(languages=s["languages"], alpha=0.3), parallel=parts.tlm_pairs(s["languages"])),
-              dict(mlm=1.0, tlm=1.0, seq_contrast=1.0, tok_contrast=0.5, prompt_match=0.1)),
+        parts.xling_phase(s, dict(mlm=1.0, tlm=1.0, seq_contrast=1.0, tok_contrast=0.5, prompt_match=0.1), pairs=True),
     ]
     apply_preset(c, preset)
     c.lock()

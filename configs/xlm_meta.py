@@ -8,7 +8,7 @@ What each size means: xlmeta_jax/config_parts.py (XLM_META_SIZES); method choice
     python -m xlmeta_jax.train --config=configs/xlm_meta.py:demo --workdir=runs/xlm_meta_demo
 """
 from xlmeta_jax import config_parts as parts
-from xlmeta_jax.config import apply_preset, config_arg, phase
+from xlmeta_jax.config import apply_preset, config_arg
 
 
 def get_config(arg: str = "base"):
@@ -17,7 +17,7 @@ def get_config(arg: str = "base"):
     c = parts.xlm_meta_run(size)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"]),
-        phase("xling", s["xling"], s["batch"], dict(mono=dict(languages=s["languages"], alpha=0.3)), dict(mlm=1.0)),
+        parts.xling_phase(s, dict(mlm=1.0)),
     ]
     apply_preset(c, preset)
     c.lock()

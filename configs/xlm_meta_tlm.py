@@ -10,7 +10,7 @@ What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices:
     python -m xlmeta_jax.train --config=configs/xlm_meta_tlm.py:demo --workdir=runs/xlm_meta_tlm_demo
 """
 from xlmeta_jax import config_parts as parts
-from xlmeta_jax.config import apply_preset, config_arg, phase
+from xlmeta_jax.config import apply_preset, config_arg
 
 
 def get_config(arg: str = "base"):
@@ -20,9 +20,7 @@ def get_config(arg: str = "base"):
     parts.add_language_embeddings(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"]),
-        phase("xling", s["xling"], s["batch"],
-              dict(mono=dict(languages=s["languages"], alpha=0.3), parallel=parts.tlm_pairs(s["languages"])),
-              dict(mlm=1.0, tlm=1.0)),
+        parts.xling_phase(s, dict(mlm=1.0, tlm=1.0), pairs=True),
     ]
     apply_preset(c, preset)
     c.lock()

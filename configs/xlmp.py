@@ -9,7 +9,7 @@ What each size means: xlmeta_jax/config_parts.py (METHOD_SIZES); method choices:
     python -m xlmeta_jax.train --config=configs/xlmp.py:demo --workdir=runs/xlmp_demo
 """
 from xlmeta_jax import config_parts as parts
-from xlmeta_jax.config import apply_preset, config_arg, phase
+from xlmeta_jax.config import apply_preset, config_arg
 
 
 def get_config(arg: str = "base"):
@@ -19,8 +19,7 @@ def get_config(arg: str = "base"):
     parts.add_prompt_pool(c)
     c.phases = [
         parts.meta_phase(s["meta"], s["batch"], prompt_match=0.1),
-        phase("xling", s["xling"], s["batch"], dict(mono=dict(languages=s["languages"], alpha=0.3)),
-              dict(mlm=1.0, prompt_match=0.1)),
+        parts.xling_phase(s, dict(mlm=1.0, prompt_match=0.1)),
     ]
     apply_preset(c, preset)
     c.lock()

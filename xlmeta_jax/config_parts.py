@@ -54,6 +54,16 @@ def meta_phase(steps: int, batch_size: int, **objectives: float) -> config_dict.
     return phase("meta", steps, batch_size, dict(mono=dict(languages=("en",), alpha=1.0)), dict(mlm=1.0, **objectives))
 
 
+def xling_phase(size: dict, objectives: dict, *, pairs: bool = False) -> config_dict.ConfigDict:
+    """The multilingual phase `xling` of an XLM meta-pretraining run of `size` (XLM_META_SIZES):
+    MLM text of its languages sampled with alpha 0.3 and, with `pairs`, TLM's English-X pairs
+    (tlm_pairs), for `objectives` (name -> weight)."""
+    streams = dict(mono=dict(languages=size["languages"], alpha=0.3))
+    if pairs:
+        streams["parallel"] = tlm_pairs(size["languages"])
+    return phase("xling", size["xling"], size["batch"], streams, objectives)
+
+
 # XLM meta-pretraining runs (configs/xlm_meta.py and the method configs on it) at each size:
 # batch, the languages of phase `xling`, the steps of phases `meta` and `xling`, and at the
 # paper's scales (the paper's setting) the model.
