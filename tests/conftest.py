@@ -40,10 +40,10 @@ LONG_FILES = {
 }
 
 
-def with_devices(devices: int, **env: str) -> dict[str, str]:
+def with_devices(devices: int) -> dict[str, str]:
     """The environment of a CPU subprocess with `devices` simulated devices (and the test flags)."""
     flags = f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count={devices}"
-    return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags, **env)
+    return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
 
 
 def pytest_collection_modifyitems(items):

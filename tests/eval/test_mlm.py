@@ -10,11 +10,11 @@ from xlmeta_jax.data import pipeline
 from xlmeta_jax.eval import encode, mlm
 
 
-def numpy_mlm(m: encode.Loaded, lines: list[str], *, seq_len: int, batch_size: int, max_rows: int) -> dict:
+def numpy_mlm(m: encode.Loaded, lang: str, lines: list[str], *, seq_len: int, batch_size: int, max_rows: int) -> dict:
     masker = pipeline.Masking(0.15, 0.8, 0.1, m.tok.mask_id, m.tok.first_piece_id)
     packed = pipeline.pack(m.tok.encode(lines), seq_len)
     losses, correct = [], []
-    for b in pipeline.eval_batches(packed, masker, batch_size, max_rows, 0, m.lang_id("de")):
+    for b in pipeline.eval_batches(packed, masker, batch_size, max_rows, 0, m.lang_id(lang)):
         out = m.model.apply({"params": m.params}, b["tokens"], b["positions"], b["segment_ids"],
                             token_langs=b["token_langs"], mlm_positions=b["mlm_positions"], deterministic=True)
         logits = np.asarray(jax.device_get(out["mlm_logits"]), np.float64)
@@ -32,7 +32,7 @@ def test_per_language_loss_is_the_mean_over_masked_pieces(tiny_run):
     lines = SENTENCES["de"] * 6
     # batch 4 over 7 rows: two batches, the second padded with a weight-0 row
     got = mlm.evaluate(m, {"de": lines}, seq_len=32, batch_size=4, max_rows=7)["per_language"]["de"]
-    want = numpy_mlm(m, lines, seq_len=32, batch_size=4, max_rows=7)
+    want = numpy_mlm(m, "de", lines, seq_len=32, batch_size=4, max_rows=7)
     assert got["predictions"] == want["predictions"] > 8
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-5)
     np.testing.assert_allclose(got["acc"], want["acc"], atol=1e-9)
