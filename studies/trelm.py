@@ -28,7 +28,7 @@ the transfer's, and no hypothesis rests on retrieval.
 
 Size and time: sources 1,200 steps x 64 rows x 128 = 9.8M tokens; target arms 600 steps of 32
 rows (2.5M Portuguese tokens; the transfer arms' first phase also reads 32 verse pairs a step).
-Measured (2026-12-02, 2 to 4 jobs on 2 cores): sources 26-43 min each, target arms 4-10 min of
+Measured (2026-12-02, 2 to 4 jobs on 2 cores): sources 21-48 min each, target arms 4-10 min of
 training (the transfer's start-up alignment included) and ~1 min of evaluation (7 points). Run
 a seed at a time (`--seeds=k`), one process for the scratch and _en arms and one for the _multi
 arms, so that each seed lands whole.
