@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_step import CONFIGS, load_config  # noqa: E402
+from train_step import CONFIGS, load_config, machine  # noqa: E402
 
 from xlmeta_jax.data import inputs as inputs_lib  # noqa: E402
 from xlmeta_jax.data import tokenizer  # noqa: E402
@@ -201,6 +201,7 @@ def main():
         print(json.dumps(r))
         return
     seconds = lambda xs: " + ".join(f"{x:.2f}" for x in xs) or "-"  # noqa: E731
+    print(f"machine: {machine()}")
     print("| config | step tokens/s | loop tokens/s (median of plain windows) | loop / step | per round "
           "| loop, all windows | eval s | checkpoint s |")
     print("|---|---|---|---|---|---|---|---|")

@@ -100,7 +100,8 @@ def main():
             times[name] += run(a.steps)
     tokens = ours.phase.batch_size * ours.config.data.seq_len
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{a.config}: {tokens} tokens per step, {a.rounds} alternating rounds of {a.steps} steps")
+    print(f"{a.config}: {tokens} tokens per step, {a.rounds} alternating rounds of {a.steps} steps; "
+          f"machine: {train_step.machine()}")
     print("| system | median step ms | tokens/s | ours / system |")
     print("|---|---|---|---|")
     for name, m in med.items():

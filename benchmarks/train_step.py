@@ -60,6 +60,21 @@ def random_stream(c, vocab: int) -> pipeline.MonoStream:
     return pipeline.MonoStream({"x": pipeline.pack(docs, seq)}, {"x": 1.0}, masker, {"x": 0})
 
 
+def machine() -> str:
+    """The CPU the numbers come from (model, logical CPUs, widest vector extension): the
+    machine behind this project's benchmarks has changed between days (a 130 and a 420 GFLOP/s
+    matmul peak), so a number without it does not compare with another."""
+    import os
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{os.cpu_count()} CPUs"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    vector = next((v for v in ("avx512f", "avx2", "avx", "sse4_2") if v in flags), "no AVX")
+    return f"{model}, {os.cpu_count()} CPUs, {vector}"
+
+
 class MatmulPeak:
     """float32 FLOP/s of a large jitted matmul; `sample(k)` times k more of them."""
 
@@ -132,7 +147,7 @@ def measure(name: str, steps: int, keep_freed_memory: bool, rounds: int = 5) -> 
             "tokens_per_sec": phase.batch_size * c.data.seq_len / step_s, "model_flops_per_step": flops,
             "matmul_peak_flops": peak, "mfu": flops / step_s / peak,
             "state_bytes_per_param": state_bytes / params,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "machine": machine()}
 
 
 def main():
@@ -146,6 +161,7 @@ def main():
     if a.json:
         print(json.dumps(r))
         return
+    print(f"machine: {machine()}")
     print("model FLOPs/step = 3 x [2BT(4E^2 + 2EM)L + 2BL(2T^2 E) + 2BP(E^2 + EV)]  (training/plan.py)")
     print("| config | params | compile s | median step ms | tokens/s | GFLOP/step | matmul peak GFLOP/s | MFU "
           "| peak RSS MB | state bytes/param |")
