@@ -18,6 +18,7 @@ alternating with the steps). `--default-malloc` leaves glibc's malloc as it is
 import argparse
 import importlib.util
 import json
+import os
 import resource
 import statistics
 import sys
@@ -64,7 +65,6 @@ def machine() -> str:
     """The CPU the numbers come from (model, logical CPUs, widest vector extension): the
     machine behind this project's benchmarks has changed between days (a 130 and a 420 GFLOP/s
     matmul peak), so a number without it does not compare with another."""
-    import os
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
