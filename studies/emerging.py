@@ -8,9 +8,9 @@ odd ones, counted on one English verse list; a verse that pairs with an English 
 through a formula repeated elsewhere is left out of the other half: 1.5% of fr's, 0.8% of ru's),
 so no translation pair is seen in training (counted on the Bible corpus: 0 pairs left; the rule
 is tested on hand-made verses, tests/studies/test_corpus.py).
-Arms, per pair (configs/bible_emerging.py; the control's shape, one phase, lr 2e-3 with 100 warm-up
-steps (docs/studies/emerging-search.md: with 16, two of three arms stayed on the unigram plateau),
-no language vector): `shared_<p>` (everything shared), `no_anchors_<p>` (a word table per language, so no
+Arms, per pair (configs/bible_emerging.py; the control's shape, one phase, lr 5e-4
+(docs/studies/emerging-search.md: at the control's 2e-3 arms sat on the unigram plateau), no
+language vector): `shared_<p>` (everything shared), `no_anchors_<p>` (a word table per language, so no
 shared pieces; special tokens, positions and blocks shared), `shared_top_<p>` (no_anchors, and
 the bottom 6 of 12 blocks per language: only the top 6 shared); `mono_en`, `mono_fr`, `mono_ru`
 (one language, half the steps), and `aligned_<p>` (mono_en's and mono_<p>'s runs of a seed read
