@@ -1,4 +1,4 @@
-"""Seeded studies: python -m xlmeta_jax.study run|evaluate|report
+"""Seeded studies: python -m xlmeta_jax.study run|evaluate|report|restore
 
   run      --study=studies/X.py[:ARG] --workdir=DIR [--seeds=0,1,2] [--arms=a,b] [--shared_data=PATH] [--list]
            trains every arm x seed as an ordinary run in DIR/<arm>/seed<k> (resumable; finished runs
@@ -7,7 +7,10 @@
            and one evaluate command per run (Slurm arrays, one machine per arm) and exits.
   evaluate --study --workdir --arm --seed: the evaluations of one run (those with a checkpoint).
   report   --workdir=DIR [--docs=docs/studies]: DIR/report.md, results.json and plots/; --docs also
-           writes docs/studies/<name>.md, <name>.json and <name>/*.png.
+           writes docs/studies/<name>.md, <name>.json, <name>/*.png and the records the report is
+           computed from (<name>/records: each run's evaluations and attempts, no checkpoint).
+  restore  --records=docs/studies/<name>/records --workdir=DIR: those records into a new study folder,
+           where `run` continues the study (kept runs are skipped) and `report` reproduces it.
 
 A study file (studies/<name>.py) defines get_study() (get_study(ARG) for --study=FILE:ARG, e.g.
 a size: studies/veco2.py:smoke) and optionally prepare(study_dir[, shared_data]) -> dict of
@@ -60,13 +63,15 @@ _SHARED = flags.DEFINE_string("shared_data", "", "Folder for {shared} in the stu
 _LIST = flags.DEFINE_bool("list", False, "run: print the train and evaluate command of each run and exit")
 _ARM = flags.DEFINE_string("arm", None, "evaluate: the arm")
 _SEED = flags.DEFINE_integer("seed", None, "evaluate: the seed")
-_DOCS = flags.DEFINE_string("docs", "", "report: also write <name>.md/.json and plots here (e.g. docs/studies)")
+_DOCS = flags.DEFINE_string("docs", "", "report: also write <name>.md/.json, plots and records here (e.g. docs/studies)")
+_RECORDS = flags.DEFINE_string("records", "", "restore: a study's kept records, e.g. docs/studies/emerging/records")
 
 
 def main(argv):
     cli.run(lambda: commands.dispatch(
         argv[1:], study=_STUDY.value, workdir=_WORKDIR.value, seeds=_SEEDS.value, arms=_ARMS.value,
-        shared_data=_SHARED.value, list_only=_LIST.value, arm=_ARM.value, seed=_SEED.value, docs=_DOCS.value),
+        shared_data=_SHARED.value, list_only=_LIST.value, arm=_ARM.value, seed=_SEED.value, docs=_DOCS.value,
+        records_dir=_RECORDS.value),
         commands.EXIT_CODES)
 
 

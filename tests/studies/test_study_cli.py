@@ -149,3 +149,30 @@ def test_partial_results_name_the_missing_runs(study, tmp_path):
     assert res["arms"]["fast"]["seeds"] == [0] and res["arms"]["fast"]["metrics"]["retrieval/avg"]["std"] is None
     assert res["curves"]["fast"]["retrieval/avg"]["n"] == [2, 2, 1]
     assert all(h["verdict"] == "inconclusive" and len(h["seeds"]) == 1 for h in res["hypotheses"])
+
+
+def test_records_restored_elsewhere_skip_every_run_and_reproduce_the_report(study, tmp_path):
+    kept = study["docs"] / "tiny" / "records"
+    files = [p for p in kept.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"study.json", "step_0.json", "step_6.json", "study_train.jsonl", "final.json"}
+    assert not list(kept.rglob("checkpoints")) and not list(kept.rglob("tokenizer"))
+    assert all(str(study["folder"]) not in p.read_text() for p in files)  # kept as {workdir}
+    elsewhere = tmp_path / "elsewhere"
+    cli("restore", f"--records={kept}", f"--workdir={elsewhere}")
+    log = cli("run", f"--study={study['file']}", f"--workdir={elsewhere}").stderr
+    assert log.count("trained and evaluated") == 4 and "training (" not in log
+    cli("report", f"--workdir={elsewhere}")
+    assert json.loads((elsewhere / "results.json").read_text()) == study["results"]
+
+
+def test_restore_never_changes_a_file_of_the_study_folder(study, tmp_path):
+    kept = study["docs"] / "tiny" / "records"
+    target = tmp_path / "busy"
+    shutil.copytree(kept, target)  # the records as they are: their {workdir} differs from the folder's
+    (target / "base" / "seed0" / "final.json").unlink()  # a file restore could add: it must not
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    proc = subprocess.run([sys.executable, "-m", "xlmeta_jax.study", "restore", f"--records={kept}",
+                           f"--workdir={target}"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and "exists and differs from its record" in proc.stderr
+    assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before

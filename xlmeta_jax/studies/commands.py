@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from xlmeta_jax.studies import report, runner
+from xlmeta_jax.studies import records, report, runner
 from xlmeta_jax.studies.spec import StudyError
 
-COMMANDS = ("run", "evaluate", "report")
+COMMANDS = ("run", "evaluate", "report", "restore")
 EXIT_CODES = [(runner.StudyPreempted, runner.EXIT_PREEMPTED, "")]
 
 
@@ -27,7 +27,7 @@ def _seeds(values: Sequence[str]) -> list[int]:
 
 def dispatch(args: Sequence[str], *, study: str | None, workdir: str | None, seeds: Sequence[str],
              arms: Sequence[str], shared_data: str, list_only: bool, arm: str | None, seed: int | None,
-             docs: str) -> None:
+             docs: str, records_dir: str) -> None:
     if len(args) != 1 or args[0] not in COMMANDS:
         raise StudyError(f"give one command, {', '.join(COMMANDS)}, e.g. python -m xlmeta_jax.study run "
                          f"--study=studies/control.py --workdir=runs/control (got {' '.join(args) or 'none'})")
@@ -38,6 +38,10 @@ def dispatch(args: Sequence[str], *, study: str | None, workdir: str | None, see
     elif command == "evaluate":
         _need(study=study, workdir=workdir, arm=arm, seed=seed)
         runner.evaluate_run(study, workdir, arm, seed, shared_data=shared_data)
+    elif command == "restore":
+        _need(records=records_dir, workdir=workdir)
+        restored = records.restore(records_dir, workdir)
+        print(f"restored {len(restored)} files into {workdir}", file=sys.stderr)
     else:
         _need(workdir=workdir)
         written = report.write(workdir, docs or None)

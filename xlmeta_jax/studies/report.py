@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+from xlmeta_jax.studies import records
 from xlmeta_jax.studies import results as results_lib
 
 HEADLINE = ("retrieval/avg", "retrieval_best/avg", "tatoeba/avg", "pud/avg", "mlm_acc/avg", "mlm_loss/avg",
@@ -240,8 +241,9 @@ def prompt_section(res: dict) -> list[str]:
 
 
 def write(folder: str | Path, docs: str | Path | None = None) -> list[Path]:
-    """FOLDER/report.md, results.json and plots/; with `docs` also DOCS/<name>.md, .json and
-    DOCS/<name>/*.png (the links relative, so the pages read on GitHub)."""
+    """FOLDER/report.md, results.json and plots/; with `docs` also DOCS/<name>.md, .json,
+    DOCS/<name>/*.png (the links relative, so the pages read on GitHub) and the study's records
+    in DOCS/<name>/records (records.py)."""
     folder = Path(folder)
     res = results_lib.aggregate(folder)
     pngs = plots(res, folder / "plots")
@@ -256,5 +258,7 @@ def write(folder: str | Path, docs: str | Path | None = None) -> list[Path]:
             shutil.copyfile(p, docs / name / p.name)
         (docs / f"{name}.md").write_text(markdown(res, name))
         (docs / f"{name}.json").write_text(text)
-        written += [docs / f"{name}.md", docs / f"{name}.json", *(docs / name / p.name for p in pngs)]
+        kept = docs / name / "records"
+        records.keep(folder, kept)
+        written += [docs / f"{name}.md", docs / f"{name}.json", *(docs / name / p.name for p in pngs), kept]
     return written
