@@ -8,6 +8,11 @@ each buffer. With one malloc arena, no mmap and no trimming, the freed blocks ar
 faults and a 20-25% faster step. The cost is host memory: freed blocks stay with the process
 and the heap fragments, so the demo run's peak RSS grows from 1.6 to 2.7 GB.
 
+Trimming is off altogether (threshold -1), not merely set to its largest int: the study shape
+frees more than 2 GB at the top of the heap (the 64-row steps' temporaries, ~0.9 GB each, with
+the 512 MB pad), and with a 2 GB threshold glibc handed it back every step: 45,000-160,000 page
+faults a step in benchmarks/loop_vs_step.py's process, 0-90 with -1.
+
 config.host.keep_freed_memory: 'auto' (the default) applies it where it was measured, a run on
 JAX's CPU backend (JAX_PLATFORMS names cpu first, or no GPU/TPU plugin is installed); 'on'
 and 'off' decide regardless. Where host memory is short, set 'off'.
@@ -33,7 +38,7 @@ _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -2, -4, -8
 _SETTINGS = (
     (_M_ARENA_MAX, 1),  # every thread allocates from the main heap, which never maps per block
     (_M_MMAP_MAX, 0),  # large blocks come from the heap too, so freeing them keeps their pages
-    (_M_TRIM_THRESHOLD, 2**31 - 1),  # never return the top of the heap to the OS
+    (_M_TRIM_THRESHOLD, -1),  # never return the top of the heap to the OS (-1: no threshold at all)
     (_M_TOP_PAD, 512 * 2**20),  # grow the heap in large steps
 )
 
