@@ -154,7 +154,8 @@ def test_partial_results_name_the_missing_runs(study, tmp_path):
 def test_records_restored_elsewhere_skip_every_run_and_reproduce_the_report(study, tmp_path):
     kept = study["docs"] / "tiny" / "records"
     files = [p for p in kept.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"study.json", "step_0.json", "step_6.json", "study_train.jsonl", "final.json"}
+    assert {p.name for p in files} >= {"study.json", "step_0.json", "step_6.json", "study_train.jsonl", "final.json",
+                                       "metrics.jsonl"}
     assert not list(kept.rglob("checkpoints")) and not list(kept.rglob("tokenizer"))
     assert all(str(study["folder"]) not in p.read_text() for p in files)  # kept as {workdir}
     elsewhere = tmp_path / "elsewhere"

@@ -19,8 +19,9 @@ from xlmeta_jax.studies.spec import StudyError
 
 WORKDIR = "{workdir}"
 # Per run: its evaluations, the runner's attempts and command, the end marker (final.json: a
-# kept run is not trained again), its resolved config and TreLM's start.
-RUN_FILES = (f"{EVAL_DIR}/step_*.json", TIMES_FILE, "study_run.json", "final.json", "config.json", "transfer.json")
+# kept run is not trained again), its resolved config, its training curve and TreLM's start.
+RUN_FILES = (f"{EVAL_DIR}/step_*.json", TIMES_FILE, "study_run.json", "final.json", "config.json", "metrics.jsonl",
+             "transfer.json")
 STUDY_FILE = "study.json"
 
 
