@@ -131,6 +131,7 @@ def test_report_files_plots_and_docs(study):
         assert (docs / "tiny" / name).read_bytes() == (folder / "plots" / name).read_bytes()
     assert json.loads((docs / "tiny.json").read_text()) == study["results"]
     assert "![retrieval/avg](tiny/retrieval_avg.png)" in (docs / "tiny.md").read_text()
+    assert "`tiny/records` beside this page" in (docs / "tiny.md").read_text() and "records" not in md
 
 
 def test_a_second_run_skips_what_is_done(study):

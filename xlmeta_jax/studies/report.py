@@ -106,8 +106,9 @@ def plots(res: dict, out_dir: Path) -> list[Path]:
     return written
 
 
-def markdown(res: dict, plot_dir: str) -> str:
-    """The report; plots are linked as plot_dir/<metric>.png."""
+def markdown(res: dict, plot_dir: str, records: str = "") -> str:
+    """The report; plots are linked as plot_dir/<metric>.png; `records`: where its records are kept
+    (docs/studies/<name>/records, relative to the page)."""
     arms = list(res["arms"])
     halves = aligned_halves(res)
     tokens = {a["tokens"] for arm, a in res["arms"].items() if arm not in halves}
@@ -162,6 +163,11 @@ def markdown(res: dict, plot_dir: str) -> str:
         ["run", "training wall time", "evaluation wall time", "evaluated steps", "trained by code"],
         [[run, minutes(r["train_seconds"]), minutes(r["eval_seconds"]), ", ".join(map(str, r["evaluated_steps"])),
           ", ".join(r["code"] or ["not recorded"])] for run, r in res["runs"].items()])
+    if records:
+        lines += ["", f"The runs' records (evaluations, training attempts and curves, configs; no checkpoints) are in "
+                      f"`{records}` beside this page: `python -m xlmeta_jax.study restore --records=<that folder> "
+                      f"--workdir=DIR`, then `study run` in DIR continues the study and `study report` reproduces "
+                      f"this page."]
     return "\n".join(lines) + "\n"
 
 
@@ -256,7 +262,7 @@ def write(folder: str | Path, docs: str | Path | None = None) -> list[Path]:
         (docs / name).mkdir(parents=True, exist_ok=True)
         for p in pngs:
             shutil.copyfile(p, docs / name / p.name)
-        (docs / f"{name}.md").write_text(markdown(res, name))
+        (docs / f"{name}.md").write_text(markdown(res, name, f"{name}/records"))
         (docs / f"{name}.json").write_text(text)
         kept = docs / name / "records"
         records.keep(folder, kept)
