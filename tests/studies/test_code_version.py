@@ -2,6 +2,7 @@
 studies/results.py into the report's Runs table)."""
 import json
 import subprocess
+from types import SimpleNamespace
 
 from tests.conftest import ROOT
 from xlmeta_jax.studies import results, runner
@@ -40,3 +41,16 @@ def test_a_run_lists_the_versions_that_trained_it_in_order_and_sums_its_attempts
     assert results.code_versions(tries) == ["abc", "def-dirty"]
     assert results.train_seconds(tmp_path, tries) == 18.5
     assert results.attempts(tmp_path / "never trained") == []
+
+
+def test_an_attempt_records_the_code_that_started_it_not_the_checkout_after_it(tmp_path, monkeypatch):
+    # A study's checkout may move while a run trains (a later commit checked out for the next
+    # runs): the process already running imported the code of its start.
+    versions = iter(["start", "moved"])
+    monkeypatch.setattr(runner, "code_version", lambda: next(versions))
+    monkeypatch.setattr(runner, "child_env", lambda plan: None)
+    monkeypatch.setattr(runner, "wait_forwarding_sigterm", lambda proc: (proc.wait(), runner.code_version())[0])
+    plan = SimpleNamespace(train_argv=lambda run: ["true"],
+                           plan_of=lambda arm: SimpleNamespace(schedule=SimpleNamespace(total_steps=1)))
+    runner.train(plan, runner.Run("arm", 0, tmp_path))
+    assert [a["code"] for a in results.attempts(tmp_path)] == ["start"]

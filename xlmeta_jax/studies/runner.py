@@ -136,13 +136,13 @@ def train(p: Plan, run: Run) -> None:
     argv = p.train_argv(run)
     log_path = run.folder / "train.log"
     log(f"{run.label}: training ({p.plan_of(run.arm).schedule.total_steps} steps; log {log_path})")
-    tick = time.time()
+    tick, version = time.time(), code_version()  # before: the checkout may move while it trains
     with open(log_path, "a") as out:
         out.write(f"$ {shlex.join(argv)}\n")
         out.flush()
         code = wait_forwarding_sigterm(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=child_env(p)))
     with open(run.folder / TIMES_FILE, "a") as f:
-        f.write(json.dumps({"seconds": round(time.time() - tick, 1), "exit": code, "code": code_version()}) + "\n")
+        f.write(json.dumps({"seconds": round(time.time() - tick, 1), "exit": code, "code": version}) + "\n")
     if code == EXIT_PREEMPTED:
         raise StudyPreempted(f"{run.label}: training stopped after saving; rerun the same command to continue")
     if code != 0:
