@@ -44,6 +44,15 @@ def test_list_prints_a_train_and_an_evaluate_command_per_run(make, tmp_path, cap
     assert (tmp_path / "out" / "study.json").is_file() and not (tmp_path / "out" / "b").exists()
 
 
+def test_the_snapshot_keeps_the_declared_seeds_when_a_command_runs_a_few(make, tmp_path):
+    # The report counts missing runs against the snapshot's seeds: a `--seeds=4` command must
+    # not make the study's own seeds (0, 1 here) look not wanted.
+    declared = spec.load(make())[0].seeds
+    p = plan.build(make(), tmp_path / "out", seeds=[4])
+    assert [r.seed for r in p.runs] == [4, 4]
+    assert p.snapshot()["seeds"] == sorted({*declared, 4}) and set(declared) - {4}
+
+
 def test_shared_data_fills_the_placeholder_or_skips_what_needs_it(make, tmp_path):
     p = plan.build(make(), tmp_path / "out")
     assert "tatoeba" not in p.study.evaluation and "langs" not in p.study.evaluation

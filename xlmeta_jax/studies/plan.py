@@ -179,6 +179,7 @@ class Plan:
     sources: dict[str, ArmPlan] = dataclasses.field(default_factory=dict)
     source_runs: list[Run] = dataclasses.field(default_factory=list)  # what the selected runs start from
     starts: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # arm -> its sources
+    declared_seeds: tuple[int, ...] = ()  # the study file's own seeds (--seeds may run a few)
 
     def options_at(self, step: int, last: int) -> suite.Options:
         return self.options if step in (0, last) else self.step_options
@@ -231,7 +232,7 @@ class Plan:
                 out["aligned"] = dict(zip(("english", "other"), a.halves))
             return out
 
-        snap = {"study": s.name, "file": self.file, "about": s.about, "seeds": list(s.seeds),
+        snap = {"study": s.name, "file": self.file, "about": s.about, "seeds": sorted({*self.declared_seeds, *s.seeds}),
                 "evaluation": dataclasses.asdict(self.options), "layer": self.options.layer, "notes": self.notes,
                 "unequal_tokens": s.unequal_tokens, "final_only": list(s.final_only),
                 "hypotheses": [{**dataclasses.asdict(h), "claim": h.text} for h in s.hypotheses],
@@ -282,6 +283,7 @@ def build(study_file: str, study_dir: str | Path, *, shared_data: str = "", arms
     """Reads and checks the study, fills its placeholders, loads every arm's config (all arms,
     so that the token budgets are compared even when --arms runs a few) and lists the runs."""
     study, prepare = spec.load(study_file)
+    declared = study.seeds  # the report expects these, whichever --seeds this command runs
     selected, study = select(study, arms, seeds, study_file)
     study_dir = Path(study_dir).absolute()  # one spelling in the recorded commands, wherever it was run from
     study_dir.mkdir(parents=True, exist_ok=True)  # prepare() may build into it
@@ -308,7 +310,7 @@ def build(study_file: str, study_dir: str | Path, *, shared_data: str = "", arms
                    if any(name in starts[a] for a in selected)]
     return Plan(study, study_file, study_dir, plans, spec.options(study.evaluation),
                 spec.options(spec.step_evaluation(study.evaluation, study.final_only)), notes, runs,
-                sources, source_runs, starts)
+                sources, source_runs, starts, declared)
 
 
 def run_plan(name: str, arm: spec.Arm, what: str) -> ArmPlan:
