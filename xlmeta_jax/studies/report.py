@@ -106,8 +106,8 @@ def plots(res: dict, out_dir: Path) -> list[Path]:
     return written
 
 
-def markdown(res: dict, plot_dir: str, records: str = "") -> str:
-    """The report; plots are linked as plot_dir/<metric>.png; `records`: where its records are kept
+def markdown(res: dict, plot_dir: str, records_dir: str = "") -> str:
+    """The report; plots are linked as plot_dir/<metric>.png; `records_dir`: where its records are kept
     (docs/studies/<name>/records, relative to the page)."""
     arms = list(res["arms"])
     halves = aligned_halves(res)
@@ -163,9 +163,9 @@ def markdown(res: dict, plot_dir: str, records: str = "") -> str:
         ["run", "training wall time", "evaluation wall time", "evaluated steps", "trained by code"],
         [[run, minutes(r["train_seconds"]), minutes(r["eval_seconds"]), ", ".join(map(str, r["evaluated_steps"])),
           ", ".join(r["code"] or ["not recorded"])] for run, r in res["runs"].items()])
-    if records:
+    if records_dir:
         lines += ["", f"The runs' records (evaluations, training attempts and curves, configs; no checkpoints) are in "
-                      f"`{records}` beside this page: `python -m xlmeta_jax.study restore --records=<that folder> "
+                      f"`{records_dir}` beside this page: `python -m xlmeta_jax.study restore --records=<that folder> "
                       f"--workdir=DIR`, then `study run` in DIR continues the study and `study report` reproduces "
                       f"this page."]
     return "\n".join(lines) + "\n"
