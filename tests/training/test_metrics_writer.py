@@ -43,3 +43,16 @@ def test_scalars_reach_the_event_file_without_importing_torch(tmp_path):
     assert scalars == {("loss", 1): 2.5, ("tokens_per_sec", 1): 100.0}
     assert json.loads((tmp_path / "metrics.jsonl").read_text()) == {"step": 1, "phase": "meta", "loss": 2.5,
                                                                       "tokens_per_sec": 100}
+
+
+def test_records_of_a_lost_attempt_are_set_aside_once(tmp_path):
+    from xlmeta_jax.training.metrics import set_aside_after
+
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "phase": "meta", "loss": float(s)}) + "\n" for s in (0, 4, 8, 12)]
+    path.write_text("".join(lines))
+    assert set_aside_after(path, 4) == 2  # the attempt logged 8 and 12, then died; resumed at 4
+    assert path.read_text() == "".join(lines[:2])
+    assert (tmp_path / "metrics.superseded.jsonl").read_text() == "".join(lines[2:])
+    assert set_aside_after(path, 4) == 0 and path.read_text() == "".join(lines[:2])
+    assert set_aside_after(tmp_path / "absent.jsonl", 0) == 0

@@ -35,13 +35,12 @@ def run(corpus, workdir, *extra, devices=1, kill_at=None):
 
 
 def losses(workdir) -> dict[int, float]:
-    """Per-step training loss; a step logged again after a resume keeps its last value."""
-    out = {}
-    for line in (workdir / "metrics.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if "loss" in r:
-            out[r["step"]] = r["loss"]
-    return out
+    """Per-step training loss; each step is logged once, also across resumes (records that a
+    killed attempt logged after its last checkpoint are set aside, not kept twice)."""
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    logged = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    assert [s for s, _ in logged] == sorted({s for s, _ in logged}), logged
+    return dict(logged)
 
 
 def final(workdir) -> dict:

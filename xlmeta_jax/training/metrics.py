@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -24,7 +25,7 @@ def _plain(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def summary_writer(folder: Path):
+def summary_writer(folder: Path, purge_step: int | None = None):
     """tensorboardX's SummaryWriter, imported without torch: tensorboardX imports torch whenever
     it is installed (for tensor types this writer is never given; ~2 s of CPU in every training
     process). Only scalars are written, from Python numbers."""
@@ -36,7 +37,27 @@ def summary_writer(folder: Path):
             from tensorboardX import SummaryWriter
         finally:
             del sys.modules["torch"]
-    return SummaryWriter(str(folder))
+    return SummaryWriter(str(folder), purge_step=purge_step)
+
+
+def set_aside_after(path: Path, step: int) -> int:
+    """Moves the records of PATH logged after STEP (by an attempt that ended before its next
+    checkpoint, whose steps the resumed run trains and logs again) to <name>.superseded.jsonl,
+    so that PATH holds each step once; returns how many moved. They are appended there before
+    PATH is replaced, so a crash in between loses none."""
+    if not path.is_file():
+        return 0
+    kept, later = [], []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.strip():
+            (later if json.loads(line)["step"] > step else kept).append(line)
+    if later:
+        with open(path.with_suffix(".superseded.jsonl"), "a", encoding="utf-8") as f:
+            f.writelines(later)
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return len(later)
 
 
 class MetricsWriter:
@@ -45,8 +66,10 @@ class MetricsWriter:
         if not self.enabled:
             return
         workdir = Path(workdir)
+        superseded = set_aside_after(workdir / "metrics.jsonl", initial_step)
         self.jsonl = open(workdir / "metrics.jsonl", "a", encoding="utf-8")
-        self.tb = summary_writer(workdir / "tb")
+        # TensorBoard hides the lost attempt's events from purge_step on, as the jsonl does.
+        self.tb = summary_writer(workdir / "tb", purge_step=initial_step + 1 if superseded else None)
         self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
 
     def write(self, step: int, phase: str, values: dict) -> None:
