@@ -28,7 +28,7 @@ from xlmeta_jax.training import step as step_lib
 class Program:
     config: object
     model: Encoder
-    tx: optax.GradientTransformation
+    tx: step_lib.AdamW
     schedule: optax.Schedule
     mesh: Mesh
     rules: tuple
@@ -79,7 +79,7 @@ def build(config, vocab_size: int, devices=None) -> Program:
     model = Encoder(ModelConfig.from_config(config.model, vocab_size))
     mesh, rules = make_mesh(config.mesh, devices), sharding.rules(config)
     schedule = step_lib.learning_rate_schedule(config.optimizer, config_lib.total_steps(config))
-    tx = step_lib.make_optimizer(config.optimizer, schedule)
+    tx = step_lib.AdamW(config.optimizer, schedule)
     n_pred = masking.num_predictions(config.data.seq_len, config.masking.rate)
     init = functools.partial(step_lib.init_state, model, tx, seq_len=config.data.seq_len, num_predictions=n_pred)
     with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
