@@ -56,3 +56,5 @@ def test_records_of_a_lost_attempt_are_set_aside_once(tmp_path):
     assert (tmp_path / "metrics.superseded.jsonl").read_text() == "".join(lines[2:])
     assert set_aside_after(path, 4) == 0 and path.read_text() == "".join(lines[:2])
     assert set_aside_after(tmp_path / "absent.jsonl", 0) == 0
+    path.write_text("".join(lines[:2]) + lines[2][:10])  # killed while writing a line
+    assert set_aside_after(path, 4) == 1 and path.read_text() == "".join(lines[:2])

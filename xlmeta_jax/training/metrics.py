@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import resource
 import sys
 import time
@@ -16,6 +15,8 @@ from typing import Callable, TypeVar
 import jax
 import numpy as np
 from tqdm import tqdm
+
+from xlmeta_jax.files import write_atomically
 
 T = TypeVar("T")
 
@@ -44,20 +45,27 @@ def set_aside_after(path: Path, step: int) -> int:
     """Moves the records of PATH logged after STEP (by an attempt that ended before its next
     checkpoint, whose steps the resumed run trains and logs again) to <name>.superseded.jsonl,
     so that PATH holds each step once; returns how many moved. They are appended there before
-    PATH is replaced, so a crash in between loses none."""
+    PATH is replaced, so a crash in between loses none. A line cut short by a kill mid-write
+    is set aside with them."""
     if not path.is_file():
         return 0
     kept, later = [], []
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         if line.strip():
-            (later if json.loads(line)["step"] > step else kept).append(line)
+            (kept if logged_by(line, step) else later).append(line)
     if later:
         with open(path.with_suffix(".superseded.jsonl"), "a", encoding="utf-8") as f:
-            f.writelines(later)
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        os.replace(tmp, path)
+            f.writelines(line if line.endswith("\n") else line + "\n" for line in later)
+        write_atomically(path, "".join(kept))
     return len(later)
+
+
+def logged_by(line: str, step: int) -> bool:
+    """Whether a metrics.jsonl line is a whole record of a step up to STEP."""
+    try:
+        return json.loads(line)["step"] <= step
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 class MetricsWriter:
