@@ -48,8 +48,8 @@ def _rewrite(text: str, old: str, new: str, jsonl: bool) -> str:
 def record_files(study_dir: Path) -> list[Path]:
     """The study folder's files that are records, relative to it (study.json first)."""
     study_dir = Path(study_dir)
-    runs = sorted({p.parent for p in study_dir.glob(f"*/seed*/{TIMES_FILE}")} |
-                  {p.parent.parent for p in study_dir.glob(f"*/seed*/{EVAL_DIR}")})
+    # A trained run has its attempts file; an Aligned arm's run (never trained) only its evaluations.
+    runs = sorted({p.parent for pattern in (TIMES_FILE, EVAL_DIR) for p in study_dir.glob(f"*/seed*/{pattern}")})
     files = [p for run in runs for pattern in RUN_FILES for p in sorted(run.glob(pattern)) if p.is_file()]
     return [Path(STUDY_FILE), *(p.relative_to(study_dir) for p in files)]
 
